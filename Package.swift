@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "beamline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "beamline", targets: ["beamline"]),
+        .library(name: "DetectorImage", targets: ["DetectorImage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, located with pkg-config (Debian: libtiff-dev, libhdf5-dev).
+        .systemLibrary(
+            name: "SystemLibTIFF",
+            pkgConfig: "libtiff-4",
+            providers: [.apt(["libtiff-dev"]), .brew(["libtiff"])]
+        ),
+        .systemLibrary(
+            name: "SystemLibHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
+        ),
+        // Thin C shims: a macro-free API and errors captured into buffers, never printed.
+        .target(name: "CTIFF", dependencies: ["SystemLibTIFF"]),
+        .target(name: "CHDF5", dependencies: ["SystemLibHDF5"]),
+
+        .target(name: "BeamlineSupport"),
+        .target(name: "DetectorImage", dependencies: ["CTIFF", "CHDF5", "BeamlineSupport"]),
+
+        .executableTarget(
+            name: "beamline",
+            dependencies: [
+                "DetectorImage", "BeamlineSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "DetectorImageTests", dependencies: ["DetectorImage", "BeamlineSupport"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,367 @@
+#include "CHDF5.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Automatic printing of the error stack goes to stderr; turn it off for the
+   calling thread (HDF5 keeps this setting per thread in thread-safe builds). */
+static void quiet(void) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+typedef struct {
+    char *buffer;
+    size_t cap;
+    size_t used;
+} collector;
+
+static herr_t collect(unsigned n, const H5E_error2_t *e, void *data) {
+    collector *c = data;
+    if (c->used + 2 >= c->cap) return 0;
+    const char *desc = (e->desc && *e->desc) ? e->desc : "error";
+    int written = snprintf(c->buffer + c->used, c->cap - c->used, "%s%s", n ? "; " : "", desc);
+    if (written > 0) c->used += (size_t)written < c->cap - c->used ? (size_t)written : c->cap - c->used - 1;
+    return 0;
+}
+
+/* Copies HDF5's current error stack (innermost first) after a prefix. */
+static int fail(char *error, size_t cap, const char *prefix) {
+    if (!error || !cap) return -1;
+    int n = snprintf(error, cap, "%s", prefix);
+    collector c = {error, cap, n > 0 ? (size_t)n : 0};
+    if (c.used + 2 < cap) {
+        ssize_t count = H5Eget_num(H5E_DEFAULT);
+        if (count > 0) {
+            c.used += (size_t)snprintf(error + c.used, cap - c.used, ": ");
+            H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect, &c);
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return -1;
+}
+
+int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap) {
+    quiet();
+    *file_id = -1;
+    htri_t is_hdf5 = H5Fis_hdf5(path);
+    if (is_hdf5 <= 0) return fail(error, cap, is_hdf5 == 0 ? "not an HDF5 file" : "cannot read the file");
+    hid_t id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) return fail(error, cap, "cannot open");
+    *file_id = id;
+    return 0;
+}
+
+int chdf5_file_close(int64_t file_id) {
+    quiet();
+    return H5Fclose((hid_t)file_id) < 0 ? -1 : 0;
+}
+
+int chdf5_exists(int64_t file_id, const char *path) {
+    quiet();
+    /* H5Lexists needs every intermediate link to exist: walk the path. */
+    char partial[1024];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof partial) return 0;
+    if (strcmp(path, "/") == 0) return 1;
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] == '/' || path[i] == 0) {
+            memcpy(partial, path, i);
+            partial[i] = 0;
+            htri_t exists = H5Lexists((hid_t)file_id, partial, H5P_DEFAULT);
+            if (exists <= 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return 0;
+            }
+        }
+    }
+    htri_t ok = H5Oexists_by_name((hid_t)file_id, path, H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    return ok > 0 ? 1 : 0;
+}
+
+int chdf5_dataset_open(int64_t file_id, const char *path, int64_t *dataset_id, char *error, size_t cap) {
+    quiet();
+    *dataset_id = -1;
+    if (!chdf5_exists(file_id, path)) {
+        snprintf(error, cap, "no dataset at '%s'", path);
+        return -1;
+    }
+    hid_t id = H5Dopen2((hid_t)file_id, path, H5P_DEFAULT);
+    if (id < 0) return fail(error, cap, "cannot open the dataset");
+    *dataset_id = id;
+    return 0;
+}
+
+int chdf5_dataset_close(int64_t dataset_id) {
+    quiet();
+    return H5Dclose((hid_t)dataset_id) < 0 ? -1 : 0;
+}
+
+int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *error, size_t cap) {
+    quiet();
+    memset(info, 0, sizeof *info);
+    info->missing_filter_id = -1;
+    hid_t dset = (hid_t)dataset_id;
+    hid_t space = H5Dget_space(dset);
+    if (space < 0) return fail(error, cap, "cannot read the dataspace");
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0 || rank > 8) {
+        H5Sclose(space);
+        snprintf(error, cap, "unsupported dataset rank %d", rank);
+        return -1;
+    }
+    hsize_t dims[8] = {0};
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    info->rank = rank;
+    for (int i = 0; i < rank; i++) info->dims[i] = dims[i];
+
+    hid_t type = H5Dget_type(dset);
+    if (type < 0) return fail(error, cap, "cannot read the datatype");
+    H5T_class_t cls = H5Tget_class(type);
+    info->type_size = (uint32_t)H5Tget_size(type);
+    switch (cls) {
+    case H5T_INTEGER:
+        info->type_class = CHDF5_CLASS_INTEGER;
+        info->is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        break;
+    case H5T_FLOAT:
+        info->type_class = CHDF5_CLASS_FLOAT;
+        info->is_signed = 1;
+        break;
+    case H5T_STRING:
+        info->type_class = CHDF5_CLASS_STRING;
+        break;
+    default:
+        info->type_class = CHDF5_CLASS_OTHER;
+    }
+    H5Tclose(type);
+
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl >= 0) {
+        int n = H5Pget_nfilters(dcpl);
+        info->filter_count = n;
+        for (int i = 0; i < n; i++) {
+            unsigned flags = 0, config = 0;
+            size_t nelmts = 0;
+            char name[128] = {0};
+            H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, NULL, sizeof name, name, &config);
+            if (id < 0) continue;
+            htri_t avail = H5Zfilter_avail(id);
+            if (avail <= 0) {
+                info->missing_filter_id = (int32_t)id;
+                snprintf(info->missing_filter_name, sizeof info->missing_filter_name, "%s", name);
+                break;
+            }
+        }
+        H5Pclose(dcpl);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return 0;
+}
+
+static hid_t native_type_for(hid_t file_type) {
+    return H5Tget_native_type(file_type, H5T_DIR_ASCEND);
+}
+
+int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start, const uint64_t *count,
+                         void *buffer, size_t capacity, char *error, size_t cap) {
+    quiet();
+    hid_t dset = (hid_t)dataset_id;
+    if (rank < 1 || rank > 8) {
+        snprintf(error, cap, "bad rank %d", rank);
+        return -1;
+    }
+    hsize_t s[8], c[8];
+    size_t elements = 1;
+    for (int i = 0; i < rank; i++) {
+        s[i] = start[i];
+        c[i] = count[i];
+        elements *= (size_t)count[i];
+    }
+    hid_t file_type = H5Dget_type(dset);
+    if (file_type < 0) return fail(error, cap, "cannot read the datatype");
+    hid_t mem_type = native_type_for(file_type);
+    H5Tclose(file_type);
+    if (mem_type < 0) return fail(error, cap, "cannot map the datatype to a native type");
+    size_t need = elements * H5Tget_size(mem_type);
+    if (need > capacity) {
+        H5Tclose(mem_type);
+        snprintf(error, cap, "buffer of %zu bytes is too small for %zu", capacity, need);
+        return -1;
+    }
+    hid_t file_space = H5Dget_space(dset);
+    hid_t mem_space = H5Screate_simple(rank, c, NULL);
+    int status = -1;
+    if (file_space >= 0 && mem_space >= 0 &&
+        H5Sselect_hyperslab(file_space, H5S_SELECT_SET, s, NULL, c, NULL) >= 0 &&
+        H5Dread(dset, mem_type, mem_space, file_space, H5P_DEFAULT, buffer) >= 0) {
+        status = 0;
+    }
+    if (status != 0) fail(error, cap, "cannot read the data");
+    if (mem_space >= 0) H5Sclose(mem_space);
+    if (file_space >= 0) H5Sclose(file_space);
+    H5Tclose(mem_type);
+    return status;
+}
+
+int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap) {
+    quiet();
+    if (!chdf5_exists(file_id, path)) {
+        snprintf(error, cap, "no dataset at '%s'", path);
+        return -1;
+    }
+    hid_t dset = H5Dopen2((hid_t)file_id, path, H5P_DEFAULT);
+    if (dset < 0) return fail(error, cap, "cannot open the dataset");
+    hid_t space = H5Dget_space(dset);
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    int status = -1;
+    if (n >= 1) {
+        double *values = malloc((size_t)n * sizeof(double));
+        if (values && H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0) {
+            *value = values[0];
+            status = 0;
+        }
+        free(values);
+    }
+    if (status != 0) fail(error, cap, "cannot read a number");
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(dset);
+    return status;
+}
+
+static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
+    int status = -1;
+    if (H5Tis_variable_str(type) > 0) {
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, H5T_VARIABLE);
+        char *text = NULL;
+        herr_t r = is_attribute ? H5Aread(obj, mem, &text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
+        if (r >= 0 && text) {
+            snprintf(buffer, buffer_cap, "%s", text);
+            status = 0;
+            H5free_memory(text);
+        }
+        H5Tclose(mem);
+    } else {
+        size_t size = H5Tget_size(type);
+        char *text = calloc(size + 1, 1);
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, size + 1);
+        herr_t r = is_attribute ? H5Aread(obj, mem, text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, text);
+        if (r >= 0) {
+            snprintf(buffer, buffer_cap, "%s", text);
+            status = 0;
+        }
+        H5Tclose(mem);
+        free(text);
+    }
+    return status;
+}
+
+int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, size_t buffer_cap,
+                             char *error, size_t cap) {
+    quiet();
+    if (buffer_cap) buffer[0] = 0;
+    if (!chdf5_exists(file_id, path)) {
+        snprintf(error, cap, "no dataset at '%s'", path);
+        return -1;
+    }
+    hid_t dset = H5Dopen2((hid_t)file_id, path, H5P_DEFAULT);
+    if (dset < 0) return fail(error, cap, "cannot open the dataset");
+    hid_t type = H5Dget_type(dset);
+    int status = -1;
+    if (type >= 0 && H5Tget_class(type) == H5T_STRING) {
+        status = read_string_from(dset, type, 0, buffer, buffer_cap);
+    }
+    if (status != 0) fail(error, cap, "not a readable string");
+    if (type >= 0) H5Tclose(type);
+    H5Dclose(dset);
+    return status;
+}
+
+int chdf5_read_string_attribute(int64_t file_id, const char *path, const char *name,
+                                char *buffer, size_t buffer_cap) {
+    quiet();
+    if (buffer_cap) buffer[0] = 0;
+    if (!chdf5_exists(file_id, path)) return -1;
+    if (H5Aexists_by_name((hid_t)file_id, path, name, H5P_DEFAULT) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return -1;
+    }
+    hid_t attr = H5Aopen_by_name((hid_t)file_id, path, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return -1;
+    }
+    hid_t type = H5Aget_type(attr);
+    int status = -1;
+    if (type >= 0 && H5Tget_class(type) == H5T_STRING) status = read_string_from(attr, type, 1, buffer, buffer_cap);
+    if (type >= 0) H5Tclose(type);
+    H5Aclose(attr);
+    H5Eclear2(H5E_DEFAULT);
+    return status;
+}
+
+static hid_t create_groups_for(hid_t file, const char *dataset_path) {
+    /* Creates every missing parent group of dataset_path. */
+    char partial[1024];
+    size_t len = strlen(dataset_path);
+    if (len >= sizeof partial) return -1;
+    for (size_t i = 1; i < len; i++) {
+        if (dataset_path[i] == '/') {
+            memcpy(partial, dataset_path, i);
+            partial[i] = 0;
+            if (H5Lexists(file, partial, H5P_DEFAULT) <= 0) {
+                hid_t g = H5Gcreate2(file, partial, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+                if (g < 0) return -1;
+                H5Gclose(g);
+            }
+        }
+    }
+    return 0;
+}
+
+int chdf5_write_float_stack(const char *path, const char *dataset_path,
+                            const float *frames, uint64_t count, uint64_t height, uint64_t width,
+                            int32_t gzip_level,
+                            const char *const *meta_names, const double *meta_values, int32_t meta_count,
+                            char *error, size_t cap) {
+    quiet();
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) return fail(error, cap, "cannot create the file");
+    int status = -1;
+    hsize_t dims[3] = {count, height, width};
+    hsize_t chunk[3] = {1, height, width};
+    hid_t space = -1, dcpl = -1, dset = -1;
+    if (create_groups_for(file, dataset_path) < 0) goto done;
+    space = H5Screate_simple(3, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || dcpl < 0) goto done;
+    if (count > 0 && height > 0 && width > 0) {
+        H5Pset_chunk(dcpl, 3, chunk);
+        if (gzip_level > 0) H5Pset_deflate(dcpl, (unsigned)gzip_level);
+    }
+    dset = H5Dcreate2(file, dataset_path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dset < 0) goto done;
+    if (H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, frames) < 0) goto done;
+    for (int32_t i = 0; i < meta_count; i++) {
+        if (create_groups_for(file, meta_names[i]) < 0) goto done;
+        hid_t s = H5Screate(H5S_SCALAR);
+        hid_t d = H5Dcreate2(file, meta_names[i], H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        herr_t w = d >= 0 ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &meta_values[i]) : -1;
+        if (d >= 0) H5Dclose(d);
+        H5Sclose(s);
+        if (w < 0) goto done;
+    }
+    status = 0;
+done:
+    if (status != 0) fail(error, cap, "cannot write the data");
+    if (dset >= 0) H5Dclose(dset);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    if (H5Fclose(file) < 0 && status == 0) status = fail(error, cap, "cannot close the file");
+    return status;
+}

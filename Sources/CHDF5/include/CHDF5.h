@@ -1,0 +1,75 @@
+#ifndef CHDF5_H
+#define CHDF5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A small, macro-free API over libhdf5 for Swift.
+ *
+ * HDF5's identifiers (hid_t), property defaults (H5P_DEFAULT) and native
+ * types (H5T_NATIVE_*) are macros or library globals; this shim hides them.
+ * HDF5's automatic error printing is switched off for every call: on failure
+ * a function returns -1 and fills the caller's buffer with the messages of
+ * HDF5's error stack.
+ */
+
+enum {
+    CHDF5_CLASS_INTEGER = 0,
+    CHDF5_CLASS_FLOAT = 1,
+    CHDF5_CLASS_STRING = 2,
+    CHDF5_CLASS_OTHER = 3,
+};
+
+typedef struct chdf5_dataset_info {
+    int32_t rank;
+    uint64_t dims[8];
+    int32_t type_class;      /* CHDF5_CLASS_* */
+    uint32_t type_size;      /* bytes per element */
+    int32_t is_signed;
+    int32_t filter_count;
+    /* The first filter of the pipeline that is not available (no plugin),
+       or -1 when every filter can be applied. */
+    int32_t missing_filter_id;
+    char missing_filter_name[128];
+} chdf5_dataset_info;
+
+int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap);
+int chdf5_file_close(int64_t file_id);
+
+/* 1 if an object (group or dataset) exists at path, 0 if not. */
+int chdf5_exists(int64_t file_id, const char *path);
+
+int chdf5_dataset_open(int64_t file_id, const char *path, int64_t *dataset_id, char *error, size_t cap);
+int chdf5_dataset_close(int64_t dataset_id);
+int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *error, size_t cap);
+
+/* Reads the hyperslab [start, start + count) of a dataset of rank `rank`
+   into buffer, in the dataset's own numeric type (native byte order).
+   capacity is the buffer size in bytes. */
+int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start,
+                         const uint64_t *count, void *buffer, size_t capacity,
+                         char *error, size_t cap);
+
+/* Reads a scalar (or first element of a) numeric dataset as a double. */
+int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap);
+
+/* Reads a scalar string dataset (fixed or variable length) into buffer. */
+int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, size_t buffer_cap,
+                             char *error, size_t cap);
+
+/* Reads a string attribute `name` of the object at path (e.g. "units"). */
+int chdf5_read_string_attribute(int64_t file_id, const char *path, const char *name,
+                                char *buffer, size_t buffer_cap);
+
+/* Writes a new file holding one dataset of float32 frames (count x height x
+   width), chunked by frame and gzip-compressed at `level` (0 = none). Used
+   by tests and by the simulator. Optional scalar double metadata datasets
+   are written from the parallel arrays names/values. */
+int chdf5_write_float_stack(const char *path, const char *dataset_path,
+                            const float *frames, uint64_t count, uint64_t height, uint64_t width,
+                            int32_t gzip_level,
+                            const char *const *meta_names, const double *meta_values, int32_t meta_count,
+                            char *error, size_t cap);
+
+#endif

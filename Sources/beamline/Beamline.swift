@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct Beamline: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "beamline",
+        abstract: "Data reduction for diamond-anvil-cell X-ray diffraction.",
+        discussion: """
+            Each subcommand is one stage of the pipeline; each reads the files the \
+            previous stage wrote and writes files the next one reads.
+            """,
+        version: version,
+        subcommands: [InfoCommand.self]
+    )
+}

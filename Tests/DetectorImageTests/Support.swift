@@ -1,0 +1,53 @@
+import BeamlineSupport
+import Foundation
+@testable import DetectorImage
+
+/// Where test inputs live: the bundled fixtures, ../shared when present, and a scratch directory.
+enum TestFiles {
+    static var fixtures: String {
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.path
+    }
+
+    static func fixture(_ name: String) -> String { fixtures + "/" + name }
+
+    /// ../shared beside the repository, if this machine has it.
+    static var shared: String? {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("shared").path
+        return FileManager.default.fileExists(atPath: path + "/README.md") ? path : nil
+    }
+
+    static func scratch(_ name: String) -> String {
+        let dir = NSTemporaryDirectory() + "beamline-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir + "/" + name
+    }
+
+    static func write(_ bytes: [UInt8], _ name: String) -> String {
+        let path = scratch(name)
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+}
+
+/// A reproducible pseudo-random generator (SplitMix64) for fuzz cases.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Frame {
+    func sha256(as type: PixelType) -> String {
+        SHA256.hex(of: PixelConversion.littleEndianBytes(pixels, as: type))
+    }
+}
