@@ -38,6 +38,11 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "beamline-bench",
+            dependencies: ["DetectorImage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         .testTarget(name: "DetectorImageTests", dependencies: ["DetectorImage", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -102,18 +102,24 @@ public struct MAR345Image: ImageSource {
 
     public func frame(at index: Int) throws -> Frame {
         try checkIndex(index)
-        let values: [Int32]
-        do {
-            values = try reader.bytes.withUnsafeBufferPointer { all in
-                let stream = UnsafeBufferPointer(rebasing: all[streamOffset...])
-                let wide = try CCP4Pack.decode32(stream, width: width, height: height, version: packVersion)
-                if try plausible(wide) { return wide }
-                return try CCP4Pack.decode16(stream, width: width, height: height, version: packVersion)
+        let total = width * height
+        var decoded = 0
+        // Decode the integers into the output's own storage, then convert in place:
+        // one allocation of the image, not two.
+        var pixels = [Float](unsafeUninitializedCapacity: total) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            let ints = raw.bindMemory(to: Int32.self)
+            decoded = reader.bytes.withUnsafeBufferPointer { all in
+                CCP4Pack.decode(UnsafeBufferPointer(rebasing: all[streamOffset...]), into: ints,
+                                width: width, version: packVersion)
             }
-        } catch let error as CCP4Pack.DecodeError {
-            throw BeamlineError(path: path, "corrupt CCP4 pack stream: \(error.message)")
+            let floats = raw.bindMemory(to: Float.self)
+            for i in 0 ..< total { floats[i] = Float(raw.load(fromByteOffset: i &* 4, as: Int32.self)) }
+            initialized = total
         }
-        var pixels = values.map { Float($0) }
+        guard decoded == total else {
+            throw BeamlineError(path: path, "corrupt CCP4 pack stream: it ends at pixel \(decoded) of \(total) (file truncated?)")
+        }
         for (address, value) in try overflowRecords() {
             pixels[address] = Float(value)
         }
@@ -134,18 +140,6 @@ public struct MAR345Image: ImageSource {
             records.append((address - 1, value))
         }
         return records
-    }
-
-    /// A 32-bit decode is right when every value outside 0...65535 is an overflow pixel.
-    private func plausible(_ values: [Int32]) throws -> Bool {
-        var outliers: [Int] = []
-        for (i, v) in values.enumerated() where v < 0 || v > 65535 {
-            outliers.append(i)
-            if outliers.count > overflowCount { return false }
-        }
-        if outliers.isEmpty { return true }
-        let addresses = Set(try overflowRecords().map(\.0))
-        return outliers.allSatisfy { addresses.contains($0) }
     }
 
     static func asciiHeader(_ reader: ByteReader) -> [HeaderEntry] {

@@ -1,0 +1,150 @@
+import BeamlineSupport
+import Foundation
+import Testing
+@testable import DetectorImage
+
+/// Bad input gives a clear error naming the file and the problem: never a crash, a hang or a wrong number.
+struct BadInputTests {
+    func expectError(_ path: String, containing words: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let source = try DetectorImageFile.open(path)
+            for i in 0 ..< source.frameCount { _ = try source.frame(at: i) }
+            Issue.record("no error for \(path)", sourceLocation: sourceLocation)
+        } catch let error as BeamlineError {
+            #expect(error.path == path, "error should name the file: \(error)", sourceLocation: sourceLocation)
+            for word in words {
+                #expect(error.message.lowercased().contains(word.lowercased()), "\"\(error.message)\" lacks \"\(word)\"", sourceLocation: sourceLocation)
+            }
+        } catch {
+            Issue.record("unexpected error type \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    func bytes(_ fixture: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestFiles.fixture(fixture))))
+    }
+
+    @Test func missingFile() {
+        expectError("/nonexistent/image.mar2300", containing: ["no such file"])
+    }
+
+    @Test func wrongMagic() {
+        expectError(TestFiles.write(Array("hello, this is not an image".utf8), "text.tif"), containing: ["unknown image format"])
+        expectError(TestFiles.write([], "empty.cbf"), containing: ["empty"])
+    }
+
+    @Test func truncatedFiles() throws {
+        let mar = try bytes("sample.mar2300")
+        expectError(TestFiles.write(Array(mar.prefix(mar.count / 2)), "half.mar2300"), containing: ["truncated"])
+        expectError(TestFiles.write(Array(mar.prefix(3000)), "header.mar2300"), containing: ["truncated"])
+        let cbf = try bytes("sample_i32.cbf")
+        expectError(TestFiles.write(Array(cbf.prefix(cbf.count - 5000)), "short.cbf"), containing: ["truncated"])
+        let edf = try bytes("sample_f32.edf")
+        expectError(TestFiles.write(Array(edf.prefix(edf.count - 10)), "short.edf"), containing: ["truncated"])
+        let tif = try bytes("sample_u16.tif")
+        expectError(TestFiles.write(Array(tif.prefix(tif.count / 2)), "short.tif"), containing: [])
+        let h5 = try bytes("sample_3frames_gzip.h5")
+        expectError(TestFiles.write(Array(h5.prefix(h5.count / 2)), "short.h5"), containing: [])
+    }
+
+    @Test func headerThatLiesAboutTheSize() throws {
+        var edf = String(decoding: try bytes("sample_u16.edf"), as: UTF8.self).replacingOccurrences(of: "Dim_2 = 256", with: "Dim_2 = 999")
+        expectError(TestFiles.write(Array(edf.utf8), "lying.edf"), containing: [])
+        edf = String(decoding: try bytes("sample_u16.edf"), as: UTF8.self).replacingOccurrences(of: "Dim_1 = 256", with: "Dim_1 = abc")
+        expectError(TestFiles.write(Array(edf.utf8), "nodim.edf"), containing: ["Dim_1"])
+
+        var cbf = try bytes("sample_i32.cbf")
+        let text = String(decoding: cbf.prefix(1500), as: UTF8.self)
+        if let range = text.range(of: "X-Binary-Size-Second-Dimension: 256") {
+            let offset = text.utf8.distance(from: text.startIndex, to: range.lowerBound)
+            let replacement = Array("X-Binary-Size-Second-Dimension: 512".utf8)
+            cbf.replaceSubrange(offset ..< offset + replacement.count, with: replacement)
+        }
+        expectError(TestFiles.write(cbf, "lying.cbf"), containing: ["elements"])
+
+        var mar = try bytes("sample.mar2300")
+        withUnsafeBytes(of: Int32(99999).littleEndian) { mar.replaceSubrange(4 ..< 8, with: $0) }
+        expectError(TestFiles.write(mar, "lying.mar2300"), containing: ["scan size"])
+        mar = try bytes("sample.mar2300")
+        withUnsafeBytes(of: Int32(1 << 30).littleEndian) { mar.replaceSubrange(8 ..< 12, with: $0) }
+        expectError(TestFiles.write(mar, "highs.mar2300"), containing: ["overflow"])
+    }
+
+    @Test func missingHDF5Dataset() throws {
+        do {
+            _ = try DetectorImageFile.open(TestFiles.fixture("sample_3frames_gzip.h5"), dataset: "/entry/nothing/here")
+            Issue.record("no error")
+        } catch let error as BeamlineError {
+            #expect(error.path == TestFiles.fixture("sample_3frames_gzip.h5"))
+            #expect(error.message.contains("/entry/nothing/here"))
+        }
+        let source = try DetectorImageFile.open(TestFiles.fixture("sample_3frames_gzip.h5"))
+        #expect(throws: BeamlineError.self) { try source.frame(at: 3) }
+    }
+
+    /// Thousands of truncated and randomly corrupted MAR345 files (seeded): each either
+    /// decodes to an image of the right shape or throws a BeamlineError naming the file.
+    @Test func fuzzMAR345() throws {
+        let size = 48
+        let pixels = RoundTripTests.pattern(width: size, height: size, seed: 99)
+        let frame = Frame(id: FrameID(path: "mem", index: 0), width: size, height: size, pixels: pixels, pixelType: .uint32)
+        let good = MAR345Writer.encode(frame)
+        var rng = SeededGenerator(seed: 2026)
+        var errors = 0, decoded = 0
+        for trial in 0 ..< 3000 {
+            var bytes = good
+            switch trial % 3 {
+            case 0: bytes = Array(bytes.prefix(Int.random(in: 0 ..< bytes.count, using: &rng)))
+            case 1:
+                for _ in 0 ..< Int.random(in: 1 ... 8, using: &rng) {
+                    bytes[Int.random(in: 4096 ..< bytes.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng)
+                }
+            default:
+                for _ in 0 ..< Int.random(in: 1 ... 20, using: &rng) {
+                    bytes[Int.random(in: 0 ..< bytes.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng)
+                }
+            }
+            let reader = ByteReader(bytes: bytes, path: "fuzz-\(trial)")
+            do {
+                let image = try MAR345Image(reader: reader)
+                let f = try image.frame(at: 0)
+                #expect(f.pixels.count == f.width * f.height)
+                decoded += 1
+            } catch let error as BeamlineError {
+                #expect(error.path == "fuzz-\(trial)")
+                errors += 1
+            }
+        }
+        #expect(errors > 500 && decoded > 500, "both outcomes should occur: \(errors) errors, \(decoded) decoded")
+    }
+
+    @Test func fuzzCBF() throws {
+        let good = try bytes("sample_i32.cbf")
+        var rng = SeededGenerator(seed: 77)
+        var errors = 0
+        for trial in 0 ..< 2000 {
+            var bytes = good
+            if trial % 2 == 0 {
+                bytes = Array(bytes.prefix(Int.random(in: 0 ..< bytes.count, using: &rng)))
+            } else {
+                for _ in 0 ..< Int.random(in: 1 ... 30, using: &rng) {
+                    bytes[Int.random(in: 0 ..< bytes.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng)
+                }
+            }
+            let path = TestFiles.write(bytes, "fuzz.cbf")
+            do {
+                let f = try DetectorImageFile.readFrame(path)
+                #expect(f.pixels.count == 256 * 256)
+            } catch let error as BeamlineError {
+                #expect(error.path == path)
+                errors += 1
+            }
+        }
+        #expect(errors > 1000)
+        // The codec directly, on random streams: never out of bounds.
+        for _ in 0 ..< 2000 {
+            let stream = (0 ..< Int.random(in: 0 ... 64, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+            _ = try? stream.withUnsafeBufferPointer { try ByteOffset.decode($0, count: 32) }
+        }
+    }
+}
