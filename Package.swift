@@ -45,5 +45,7 @@ let package = Package(
 
         .testTarget(name: "DetectorImageTests", dependencies: ["DetectorImage", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
+        // Runs the built `beamline` executable; depends on it so that it is built first.
+        .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ]
 )

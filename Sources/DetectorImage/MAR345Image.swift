@@ -186,17 +186,21 @@ public struct MAR345Image: ImageSource {
     }
 }
 
-/// Writes MAR345 files (pck v1, 32-bit arithmetic, overflow records above 65535).
+/// Writes MAR345 files: pck v1, overflow records for pixels above 65535.
+///
+/// By default the stream is packed with 16-bit word sums, as MAR's scanner software
+/// and CCP4's `pack_wordimage` do, so that every MAR345 reader decodes it; overflow
+/// pixels then hold 65535 in the stream and their value in the overflow records.
 public enum MAR345Writer {
     /// Writes a square frame to `path` atomically. Negative pixels are stored as 0.
-    public static func write(_ frame: Frame, to path: String) throws {
+    public static func write(_ frame: Frame, to path: String, arithmetic: CCP4Pack.Arithmetic = .word) throws {
         guard frame.width == frame.height, frame.width > 1 else {
             throw BeamlineError(path: path, "MAR345 images are square; got \(frame.width)x\(frame.height)")
         }
-        try AtomicFile.write(Data(encode(frame)), to: path)
+        try AtomicFile.write(Data(encode(frame, arithmetic: arithmetic)), to: path)
     }
 
-    public static func encode(_ frame: Frame) -> [UInt8] {
+    public static func encode(_ frame: Frame, arithmetic: CCP4Pack.Arithmetic = .word) -> [UInt8] {
         let size = frame.width
         let values = frame.pixels.map { value -> Int32 in
             value.isFinite && value > 0 ? Int32(clamping: Int64(value.rounded())) : 0
@@ -240,7 +244,11 @@ public enum MAR345Writer {
         while records.count % 16 != 0 { records.append(0) }
         for v in records { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
         bytes += Array(String(format: "\nCCP4 packed image, X: %04d, Y: %04d\n", size, size).utf8)
-        bytes += CCP4Pack.encode(values, width: size)
+        if arithmetic == .long {
+            bytes += CCP4Pack.encode(values, width: size)
+        } else {
+            bytes += CCP4Pack.encode(values.map { min($0, 65535) }, width: size, wordSized: true)
+        }
         return bytes
     }
 }

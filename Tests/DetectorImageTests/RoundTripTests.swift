@@ -18,16 +18,16 @@ struct RoundTripTests {
         }
     }
 
-    @Test(arguments: [64, 300, 1200])
-    func mar345RoundTrip(size: Int) throws {
+    @Test(arguments: [(64, CCP4Pack.Arithmetic.word), (300, .word), (1200, .word), (300, .long), (1200, .long)])
+    func mar345RoundTrip(size: Int, arithmetic: CCP4Pack.Arithmetic) throws {
         var pixels = Self.pattern(width: size, height: size, seed: UInt64(size))
         pixels[5] = 1_234_567  // overflow records
         pixels[size * size - 1] = 99_999
         let frame = Frame(id: FrameID(path: "mem", index: 0), width: size, height: size, pixels: pixels, pixelType: .uint32,
                           metadata: ImageMetadata(wavelength: 0.3738, distance: 0.2, pixelSizeX: 150e-6, pixelSizeY: 150e-6,
                                                   exposureTime: 60, beamCenterX: 150.5, beamCenterY: 149.25))
-        let path = TestFiles.scratch("round_\(size).mar\(size)")
-        try MAR345Writer.write(frame, to: path)
+        let path = TestFiles.scratch("round_\(size)_\(arithmetic).mar\(size)")
+        try MAR345Writer.write(frame, to: path, arithmetic: arithmetic)
         let read = try DetectorImageFile.readFrame(path)
         #expect(read.width == size && read.height == size)
         #expect(read.pixels == pixels)
@@ -50,7 +50,7 @@ struct RoundTripTests {
         #expect(decoded == ints)
         // Through the file reader: build a file around the 16-bit stream.
         let frame = Frame(id: FrameID(path: "mem", index: 0), width: size, height: size, pixels: pixels, pixelType: .uint32)
-        var bytes = MAR345Writer.encode(frame)
+        var bytes = MAR345Writer.encode(frame, arithmetic: .long)
         let identifier = Array("CCP4 packed image".utf8)
         let reader = ByteReader(bytes: bytes, path: "mem")
         let start = try #require(reader.find(identifier))

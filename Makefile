@@ -1,0 +1,59 @@
+# beamline — data reduction for diamond-anvil-cell X-ray diffraction.
+#
+#   make deps    install the C libraries (libtiff, libhdf5) with apt-get if pkg-config cannot find them
+#   make demo    build and run the main job on the bundled default data
+#   make test    build and run the test suite
+#   make bench   benchmarks against fabio/pyFAI (release build; installs them into bench/.venv)
+
+SWIFT ?= swift
+RELEASE_BIN = .build/release
+DEMO_IMAGE = Tests/DetectorImageTests/Fixtures/sample.mar2300
+
+.PHONY: all deps build release test demo bench clean
+
+all: build
+
+# Installs only what is missing; needs root (or sudo) only when something is missing.
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if command -v pkg-config >/dev/null 2>&1; then \
+	  pkg-config --exists libtiff-4 || missing="$$missing libtiff-dev"; \
+	  pkg-config --exists hdf5 || missing="$$missing libhdf5-dev"; \
+	else \
+	  missing="$$missing libtiff-dev libhdf5-dev"; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    echo "deps: installing$$missing (sudo)"; \
+	    sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "deps: missing$$missing. Install them as root:"; \
+	    echo "    sudo apt-get install$$missing"; \
+	    echo "(HDF5 headers are looked up with pkg-config: Debian keeps them in /usr/include/hdf5/serial.)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) test
+
+demo: release
+	$(RELEASE_BIN)/beamline info $(DEMO_IMAGE)
+
+bench: release
+	bash bench/mar345_decode.sh
+
+clean:
+	rm -rf .build bench/out
