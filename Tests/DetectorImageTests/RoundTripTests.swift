@@ -38,6 +38,24 @@ struct RoundTripTests {
         #expect(try MAR345Image(path: path).overflowCount == pixels.filter { $0 > 65535 }.count)
     }
 
+    /// Files written on big-endian machines: header words and overflow records byte-swapped.
+    @Test func mar345BigEndian() throws {
+        let size = 100
+        var pixels = Self.pattern(width: size, height: size, seed: 8)
+        pixels[17] = 250_000
+        let frame = Frame(id: FrameID(path: "mem", index: 0), width: size, height: size, pixels: pixels, pixelType: .uint32,
+                          metadata: ImageMetadata(wavelength: 0.5, distance: 0.3, pixelSizeX: 100e-6, pixelSizeY: 100e-6))
+        var bytes = MAR345Writer.encode(frame)
+        let overflowWords = ((pixels.filter { $0 > 65535 }.count + 7) / 8) * 16
+        for word in Array(0 ..< 16) + Array(1024 ..< 1024 + overflowWords) {
+            bytes[4 * word ..< 4 * word + 4].reverse()
+        }
+        let path = TestFiles.write(bytes, "big_endian.mar1200")
+        let read = try DetectorImageFile.readFrame(path)
+        #expect(read.pixels == pixels)
+        #expect(read.metadata.wavelength == 0.5)
+    }
+
     /// MAR's scanner software packs with 16-bit words; values of 32768-65535 then decode
     /// correctly only with 16-bit arithmetic, which the reader must choose by itself.
     @Test func mar345SixteenBitStreams() throws {
