@@ -1,0 +1,30 @@
+import Dispatch
+import Foundation
+
+/// Splits work over the machine's cores, in contiguous chunks.
+public enum Parallel {
+    /// Worker count: the active cores, at least one.
+    public static var workers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Calls `body` on `parts` contiguous sub-ranges of `0..<count` concurrently.
+    public static func forEachChunk(_ count: Int, parts: Int = workers, _ body: (Int, Range<Int>) -> Void) {
+        let parts = max(1, min(parts, count))
+        if parts == 1 {
+            body(0, 0 ..< count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let lower = count * part / parts, upper = count * (part + 1) / parts
+            body(part, lower ..< upper)
+        }
+    }
+
+    /// Calls `body` on the given ranges concurrently.
+    public static func forEach(_ ranges: [Range<Int>], _ body: (Int, Range<Int>) -> Void) {
+        if ranges.count == 1 {
+            body(0, ranges[0])
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { part in body(part, ranges[part]) }
+    }
+}

@@ -1,0 +1,431 @@
+import BeamlineSupport
+import DetectorImage
+import Foundation
+
+/// How a pixel's intensity is shared between bins.
+public enum SplitMethod: String, Sendable, CaseIterable {
+    /// Histogram: the whole pixel goes to the bin of its centre.
+    case none
+    /// Bounding box: the pixel is the interval (box in 2D) from its centre ± the
+    /// largest centre-to-corner distance, shared in proportion to overlap.
+    case bbox
+    /// Full splitting: the pixel is the quadrilateral of its four corners in
+    /// (radial, χ) space, shared in proportion to the area in each bin.
+    case full
+}
+
+/// How the uncertainty of each bin is estimated.
+public enum ErrorModel: String, Sendable, CaseIterable {
+    /// Poisson counting statistics: variance = max(raw counts, 1) per pixel (as pyFAI).
+    case poisson
+    /// From the spread of the normalised intensities over the ring.
+    case azimuthal
+    /// No uncertainty.
+    case none
+}
+
+/// What to integrate and how.
+public struct IntegrationSettings: Sendable, Equatable {
+    public var unit: RadialUnit = .qInverseAngstrom
+    public var bins: Int = 2000
+    /// Number of azimuthal bins: set for a 2D cake, nil for a 1D pattern.
+    public var azimuthBins: Int?
+    public var method: SplitMethod = .bbox
+    /// Radial range in `unit`; nil: the extent of the unmasked pixels.
+    public var radialRange: ClosedRange<Double>?
+    /// Azimuthal range in degrees (χ in (−180, 180]); nil: all.
+    public var azimuthRange: ClosedRange<Double>?
+    /// Polarization factor (nil: no correction) and axis offset (radians).
+    public var polarizationFactor: Double?
+    public var polarizationAxisOffset: Double = 0
+    public var solidAngle = true
+    public var errorModel: ErrorModel = .poisson
+
+    public init() {}
+}
+
+/// The result of integrating one frame: per bin the mean normalised intensity
+/// Σ c·s / Σ c·n, its standard uncertainty √(Σ c²·v) / Σ c·n, and the number of
+/// (fractional) pixels that contributed, where s is the dark-subtracted signal, n the
+/// normalisation (flat × solid angle × polarization), v the variance and c the share
+/// of the pixel in the bin.
+public struct IntegrationResult: Sendable {
+    public var unit: RadialUnit
+    public var radial: [Double]
+    /// Azimuth bin centres in degrees (2D only; empty for 1D).
+    public var azimuth: [Double]
+    /// Row-major `azimuth.count × radial.count` for a cake, `radial.count` for 1D.
+    public var intensity: [Double]
+    public var sigma: [Double]
+    public var count: [Double]
+}
+
+/// A sparse (CSR) integration matrix for one geometry, mask, binning and method,
+/// built once and applied to every frame of a run.
+///
+/// Row b lists the pixels contributing to bin b and their shares c. The normalisation
+/// of each bin, Σ c·n, does not depend on the frame and is computed here, so that
+/// applying the matrix reads only the pixel values (and, for split methods, the shares).
+public struct IntegrationEngine: Sendable {
+    public let geometry: DetectorGeometry
+    public let settings: IntegrationSettings
+    public let radialCenters: [Double]
+    public let azimuthCenters: [Double]
+    /// Lower edge and width of the radial and azimuthal bins.
+    public let radialStart: Double, radialStep: Double
+    public let azimuthStart: Double, azimuthStep: Double
+
+    let rowStart: [Int]
+    let pixelIndex: [UInt32]
+    /// Shares c; empty when every share is 1 (no splitting).
+    let share: [Float]
+    /// Per-pixel normalisation n (flat × solid angle × polarization).
+    let pixelNorm: [Float]
+    let binNorm: [Double]
+    let binCount: [Double]
+    let dark: [Float]?
+    /// Bins handled by each worker, balanced by the number of entries.
+    let partition: [Range<Int>]
+
+    public var binCount1D: Int { radialCenters.count }
+    /// Number of stored (pixel, bin) entries.
+    public var entryCount: Int { pixelIndex.count }
+    /// Bytes read per frame: pixel values, indices and shares.
+    public var bytesPerFrame: Int { pixelIndex.count * (8 + (share.isEmpty ? 0 : 4)) + rowStart.count * 8 + binNorm.count * 8 }
+
+    /// Builds the engine.
+    ///
+    /// - Parameters:
+    ///   - mask: pixels to leave out (non-zero = masked).
+    ///   - dark: dark current subtracted from every frame.
+    ///   - flat: flat-field response; intensities are divided by it (pixels with flat ≤ 0 are masked).
+    public init(geometry: DetectorGeometry, settings: IntegrationSettings, mask: Mask? = nil,
+                dark: [Float]? = nil, flat: [Float]? = nil) throws {
+        try geometry.validate()
+        let h = geometry.height, w = geometry.width, n = h * w
+        guard settings.bins >= 1, settings.bins <= 10_000_000 else { throw BeamlineError("the number of bins must be at least 1, got \(settings.bins)") }
+        if let a = settings.azimuthBins, a < 1 { throw BeamlineError("the number of azimuthal bins must be at least 1, got \(a)") }
+        if let mask { try mask.check(width: w, height: h, path: "mask") }
+        if let dark, dark.count != n { throw BeamlineError("the dark image has \(dark.count) pixels, the detector \(n)") }
+        if let flat, flat.count != n { throw BeamlineError("the flat image has \(flat.count) pixels, the detector \(n)") }
+        if let r = settings.radialRange, !(r.lowerBound < r.upperBound) { throw BeamlineError("empty radial range \(r)") }
+        if let r = settings.azimuthRange, !(r.lowerBound < r.upperBound) { throw BeamlineError("empty azimuthal range \(r)") }
+        self.geometry = geometry
+        self.settings = settings
+        self.dark = dark
+
+        let is2D = settings.azimuthBins != nil
+        let needChi = is2D || settings.azimuthRange != nil || settings.method == .full
+        let maps = try GeometryMaps(geometry: geometry, unit: settings.unit, chi: needChi, solidAngle: settings.solidAngle,
+                                    polarizationFactor: settings.polarizationFactor,
+                                    polarizationAxisOffset: settings.polarizationAxisOffset,
+                                    corners: settings.method != .none)
+
+        // Which pixels take part: unmasked, finite geometry, positive flat, inside the azimuth range.
+        var valid = [Bool](repeating: true, count: n)
+        var norm = [Float](repeating: 1, count: n)
+        for i in 0 ..< n {
+            var ok = mask.map { $0.values[i] == 0 } ?? true
+            var value: Float = 1
+            if let s = maps.solidAngle { value *= s[i] }
+            if let p = maps.polarization { value *= p[i] }
+            if let flat {
+                if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
+            }
+            if !maps.radial[i].isFinite || !(value > 0) { ok = false }
+            if ok, let range = settings.azimuthRange, let chi = maps.chi, !range.contains(Double(chi[i])) { ok = false }
+            valid[i] = ok
+            norm[i] = ok ? value : 0
+        }
+        pixelNorm = norm
+
+        // Per-pixel radial interval (and azimuthal interval for 2D bbox).
+        var radialLow = maps.radial, radialHigh = maps.radial
+        var chiLow: [Double] = [], chiHigh: [Double] = []
+        if settings.method != .none, let cr = maps.cornerRadial, let cc = maps.cornerChi {
+            let cw = w + 1
+            if is2D { chiLow = [Double](repeating: 0, count: n); chiHigh = chiLow }
+            // Every radial unit here is ≥ 0, so intervals are clipped at 0 (as pyFAI does).
+            for i in 0 ..< h {
+                for j in 0 ..< w {
+                    let p = i * w + j
+                    let centre = maps.radial[p]
+                    let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
+                    let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
+                                max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
+                    radialLow[p] = max(0, centre - d)
+                    radialHigh[p] = centre + d
+                    if is2D, let chi = maps.chi {
+                        let c = Double(chi[p])
+                        var dc = 0.0
+                        for k in [k0, k1, k2, k3] { dc = max(dc, abs(Self.unwrap(Double(cc[k]), around: c) - c)) }
+                        chiLow[p] = c - dc
+                        chiHigh[p] = c + dc
+                    }
+                }
+            }
+        }
+
+        // Bin edges.
+        var lo = Double.infinity, hi = -Double.infinity
+        for p in 0 ..< n where valid[p] {
+            lo = min(lo, radialLow[p])
+            hi = max(hi, radialHigh[p])
+        }
+        guard lo.isFinite, hi.isFinite else { throw BeamlineError("no pixel is left to integrate (everything is masked)") }
+        if let range = settings.radialRange {
+            lo = range.lowerBound
+            hi = range.upperBound
+        } else {
+            hi *= 1 + Double(Float.ulpOfOne)  // pyFAI's upper bound: the largest value times (1 + ε₃₂)
+        }
+        radialStart = lo
+        radialStep = (hi - lo) / Double(settings.bins)
+        radialCenters = (0 ..< settings.bins).map { lo + (Double($0) + 0.5) * (hi - lo) / Double(settings.bins) }
+        let azimuthBins = settings.azimuthBins ?? 1
+        let azRange = settings.azimuthRange ?? -180 ... 180
+        azimuthStart = azRange.lowerBound
+        azimuthStep = (azRange.upperBound - azRange.lowerBound) / Double(azimuthBins)
+        azimuthCenters = is2D ? (0 ..< azimuthBins).map { azRange.lowerBound + (Double($0) + 0.5) * (azRange.upperBound - azRange.lowerBound) / Double(azimuthBins) } : []
+
+        // Two passes over the pixels: count entries per bin, then fill (deterministic order).
+        let totalBins = settings.bins * azimuthBins
+        let context = BuildContext(
+            method: settings.method, is2D: is2D, width: w, bins: settings.bins, azimuthBins: azimuthBins,
+            radialStart: radialStart, radialStep: radialStep, azimuthStart: azimuthStart, azimuthStep: azimuthStep,
+            radial: maps.radial, radialLow: radialLow, radialHigh: radialHigh, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
+            cornerRadial: maps.cornerRadial, cornerChi: maps.cornerChi)
+        let workers = Parallel.workers
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: totalBins), count: workers)
+        counts.withUnsafeMutableBufferPointer { perWorker in
+            Parallel.forEachChunk(n, parts: workers) { part, pixels in
+                var local = [Int](repeating: 0, count: totalBins)
+                for p in pixels where valid[p] {
+                    context.contributions(of: p) { bin, _ in local[bin] += 1 }
+                }
+                perWorker[part] = local
+            }
+        }
+        var start = [Int](repeating: 0, count: totalBins + 1)
+        var offsets = [[Int]](repeating: [Int](repeating: 0, count: totalBins), count: workers)
+        var running = 0
+        for b in 0 ..< totalBins {
+            start[b] = running
+            for k in 0 ..< workers {
+                offsets[k][b] = running
+                running += counts[k][b]
+            }
+        }
+        start[totalBins] = running
+        var index = [UInt32](repeating: 0, count: running)
+        var shares = settings.method == .none ? [Float]() : [Float](repeating: 0, count: running)
+        index.withUnsafeMutableBufferPointer { indexOut in
+            shares.withUnsafeMutableBufferPointer { shareOut in
+                offsets.withUnsafeMutableBufferPointer { offsetsOut in
+                    Parallel.forEachChunk(n, parts: workers) { part, pixels in
+                        var cursor = offsetsOut[part]
+                        let split = shareOut.count > 0
+                        for p in pixels where valid[p] {
+                            context.contributions(of: p) { bin, weight in
+                                let k = cursor[bin]
+                                indexOut[k] = UInt32(p)
+                                if split { shareOut[k] = Float(weight) }
+                                cursor[bin] = k + 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        rowStart = start
+        pixelIndex = index
+        share = shares
+
+        var binNorm = [Double](repeating: 0, count: totalBins)
+        var binCount = [Double](repeating: 0, count: totalBins)
+        for b in 0 ..< totalBins {
+            var sn = 0.0, sc = 0.0
+            for k in start[b] ..< start[b + 1] {
+                let c = shares.isEmpty ? 1.0 : Double(shares[k])
+                sn += c * Double(norm[Int(index[k])])
+                sc += c
+            }
+            binNorm[b] = sn
+            binCount[b] = sc
+        }
+        self.binNorm = binNorm
+        self.binCount = binCount
+
+        // Balance the workers by entries.
+        var parts: [Range<Int>] = []
+        var first = 0
+        for k in 1 ... workers {
+            let target = running * k / workers
+            var b = first
+            while b < totalBins && start[b + 1] <= target { b += 1 }
+            if k == workers { b = totalBins }
+            parts.append(first ..< b)
+            first = b
+        }
+        partition = parts.filter { !$0.isEmpty }.isEmpty ? [0 ..< totalBins] : parts.filter { !$0.isEmpty }
+    }
+
+    /// χ moved by whole turns to lie within 180° of `centre`.
+    @inline(__always)
+    static func unwrap(_ chi: Double, around centre: Double) -> Double {
+        var c = chi
+        while c - centre > 180 { c -= 360 }
+        while c - centre < -180 { c += 360 }
+        return c
+    }
+}
+
+/// Geometry of every pixel, and how its share of each bin is computed.
+struct BuildContext {
+    let method: SplitMethod
+    let is2D: Bool
+    let width: Int
+    let bins: Int, azimuthBins: Int
+    let radialStart: Double, radialStep: Double
+    let azimuthStart: Double, azimuthStep: Double
+    let radial: [Double], radialLow: [Double], radialHigh: [Double]
+    let chi: [Float]?
+    let chiLow: [Double], chiHigh: [Double]
+    let cornerRadial: [Float]?, cornerChi: [Float]?
+
+    /// Calls `emit(bin, share)` for each bin pixel `p` contributes to.
+    @inline(__always)
+    func contributions(of p: Int, _ emit: (Int, Double) -> Void) {
+        switch method {
+        case .none:
+            let fb = (radial[p] - radialStart) / radialStep
+            guard fb >= 0, fb < Double(bins) else { return }
+            var bin = Int(fb)
+            if is2D {
+                let fa = (Double(chi![p]) - azimuthStart) / azimuthStep
+                guard fa >= 0, fa < Double(azimuthBins) else { return }
+                bin += Int(fa) * bins
+            }
+            emit(bin, 1)
+        case .bbox:
+            if is2D {
+                intervalShares(chiLow[p], chiHigh[p], start: azimuthStart, step: azimuthStep, count: azimuthBins) { a, fa in
+                    intervalShares(radialLow[p], radialHigh[p], start: radialStart, step: radialStep, count: bins) { r, fr in
+                        emit(a * bins + r, fa * fr)
+                    }
+                }
+            } else {
+                intervalShares(radialLow[p], radialHigh[p], start: radialStart, step: radialStep, count: bins, emit)
+            }
+        case .full:
+            fullShares(p, emit)
+        }
+    }
+
+    /// Shares of the interval [low, high] in bins of `step` from `start`, in proportion to overlap.
+    @inline(__always)
+    func intervalShares(_ low: Double, _ high: Double, start: Double, step: Double, count: Int, _ emit: (Int, Double) -> Void) {
+        let f0 = (low - start) / step, f1 = (high - start) / step
+        guard f1 >= 0, f0 < Double(count) else { return }
+        var b0 = Int(f0.rounded(.down)), b1 = Int(f1.rounded(.down))
+        if b0 == b1 || f1 - f0 <= 0 {
+            if b0 >= 0 && b0 < count { emit(b0, 1) }
+            return
+        }
+        let inverse = 1 / (f1 - f0)
+        if b0 >= 0 { emit(b0, (Double(b0 + 1) - f0) * inverse) }
+        b0 = max(b0, -1)
+        b1 = min(b1, count)
+        if b0 + 1 < b1 {
+            for b in (b0 + 1) ..< b1 where b >= 0 && b < count { emit(b, inverse) }
+        }
+        if b1 < count, f1 > Double(b1) { emit(b1, (f1 - Double(b1)) * inverse) }
+    }
+
+    /// Full splitting: area shares of the pixel's corner quadrilateral in (radial, χ).
+    func fullShares(_ p: Int, _ emit: (Int, Double) -> Void) {
+        guard let cr = cornerRadial, let cc = cornerChi, let chi = chi else { return }
+        let i = p / width, j = p % width, cw = width + 1
+        let centreChi = Double(chi[p])
+        // Corners in order around the pixel.
+        let ks = [i * cw + j, i * cw + j + 1, (i + 1) * cw + j + 1, (i + 1) * cw + j]
+        var polygon = ks.map { (Double(cr[$0]), IntegrationEngine.unwrap(Double(cc[$0]), around: centreChi)) }
+        let area = abs(Polygon.area(polygon))
+        let xs = polygon.map(\.0), ys = polygon.map(\.1)
+        let f0 = (xs.min()! - radialStart) / radialStep, f1 = (xs.max()! - radialStart) / radialStep
+        guard area > 0 else {
+            // Degenerate (pixel at the PONI seen edge-on): fall back to the centre's bin.
+            let fb = (radial[p] - radialStart) / radialStep
+            if fb >= 0 && fb < Double(bins) {
+                if is2D {
+                    let fa = (centreChi - azimuthStart) / azimuthStep
+                    if fa >= 0 && fa < Double(azimuthBins) { emit(Int(fa) * bins + Int(fb), 1) }
+                } else {
+                    emit(Int(fb), 1)
+                }
+            }
+            return
+        }
+        let r0 = max(0, Int(f0.rounded(.down))), r1 = min(bins - 1, Int(f1.rounded(.down)))
+        guard r0 <= r1 else { return }
+        if r0 == r1 && !is2D {
+            if f0 >= 0 && f1 < Double(bins) { emit(r0, 1); return }
+        }
+        var a0 = 0, a1 = 0
+        if is2D {
+            a0 = max(0, Int(((ys.min()! - azimuthStart) / azimuthStep).rounded(.down)))
+            a1 = min(azimuthBins - 1, Int(((ys.max()! - azimuthStart) / azimuthStep).rounded(.down)))
+            guard a0 <= a1 else { return }
+        }
+        for r in r0 ... r1 {
+            let xLow = radialStart + Double(r) * radialStep, xHigh = xLow + radialStep
+            let strip = Polygon.clip(Polygon.clip(polygon, axis: 0, bound: xLow, keepAbove: true), axis: 0, bound: xHigh, keepAbove: false)
+            if strip.count < 3 { continue }
+            if is2D {
+                for a in a0 ... a1 {
+                    let yLow = azimuthStart + Double(a) * azimuthStep, yHigh = yLow + azimuthStep
+                    let cell = Polygon.clip(Polygon.clip(strip, axis: 1, bound: yLow, keepAbove: true), axis: 1, bound: yHigh, keepAbove: false)
+                    let share = abs(Polygon.area(cell)) / area
+                    if share > 0 { emit(a * bins + r, share) }
+                }
+            } else {
+                let share = abs(Polygon.area(strip)) / area
+                if share > 0 { emit(r, share) }
+            }
+        }
+        polygon.removeAll()
+    }
+}
+
+/// Polygon helpers for full pixel splitting.
+enum Polygon {
+    /// Shoelace formula (positive for counter-clockwise vertices).
+    static func area(_ points: [(Double, Double)]) -> Double {
+        guard points.count >= 3 else { return 0 }
+        var sum = 0.0
+        for k in 0 ..< points.count {
+            let (x0, y0) = points[k], (x1, y1) = points[(k + 1) % points.count]
+            sum += x0 * y1 - x1 * y0
+        }
+        return 0.5 * sum
+    }
+
+    /// Sutherland–Hodgman clipping against the half-plane coordinate[axis] ≥ bound (or ≤).
+    static func clip(_ points: [(Double, Double)], axis: Int, bound: Double, keepAbove: Bool) -> [(Double, Double)] {
+        guard !points.isEmpty else { return [] }
+        func value(_ p: (Double, Double)) -> Double { axis == 0 ? p.0 : p.1 }
+        func inside(_ p: (Double, Double)) -> Bool { keepAbove ? value(p) >= bound : value(p) <= bound }
+        var result: [(Double, Double)] = []
+        result.reserveCapacity(points.count + 2)
+        for k in 0 ..< points.count {
+            let current = points[k], previous = points[(k + points.count - 1) % points.count]
+            let inCurrent = inside(current), inPrevious = inside(previous)
+            if inCurrent != inPrevious {
+                let t = (bound - value(previous)) / (value(current) - value(previous))
+                result.append((previous.0 + t * (current.0 - previous.0), previous.1 + t * (current.1 - previous.1)))
+            }
+            if inCurrent { result.append(current) }
+        }
+        return result
+    }
+}
