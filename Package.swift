@@ -42,7 +42,7 @@ let package = Package(
 
         .executableTarget(
             name: "beamline-bench",
-            dependencies: ["DetectorImage", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["DetectorImage", "Integration", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "DetectorImageTests", dependencies: ["DetectorImage", "BeamlineSupport"],

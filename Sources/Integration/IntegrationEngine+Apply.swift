@@ -3,8 +3,10 @@ import DetectorImage
 import Foundation
 
 /// Iterative rejection of outliers within each bin (diamond Bragg spots, zingers),
-/// like pyFAI's `sigma_clip_ng`: compute the bin's weighted mean μ and spread σ of the
-/// normalised pixel intensities x = s / n, drop pixels with |x − μ| > k·σ, repeat.
+/// like pyFAI's `sigma_clip_ng`: compute the bin's weighted mean μ = Σ c·s / Σ c·n and
+/// the spread σ of the normalised pixel intensities x = s / n around it
+/// (σ² = Σ c·n·(x − μ)² / Σ c·n), drop pixels with |x − μ| > k·σ, and repeat until
+/// nothing changes or `maxIterations` is reached.
 public struct SigmaClip: Sendable, Equatable {
     public var threshold: Double
     public var maxIterations: Int
@@ -21,54 +23,34 @@ extension IntegrationEngine {
     /// - Parameters:
     ///   - pixels: the frame, row-major, the detector's shape.
     ///   - normalization: divide intensities (and σ) by this (monitor counts, exposure time).
-    ///   - dummy: pixels equal to this value (within `deltaDummy`) are left out.
+    ///   - dummy: pixels equal to this value (within `deltaDummy`) are left out; so are NaN and infinite pixels.
+    ///   - sigmaClip: reject outliers within each bin first.
     public func integrate(_ pixels: [Float], normalization: Double = 1, dummy: Float? = nil, deltaDummy: Float = 0,
                           sigmaClip: SigmaClip? = nil) throws -> IntegrationResult {
         let n = geometry.height * geometry.width
         guard pixels.count == n else {
             throw BeamlineError("the frame has \(pixels.count) pixels but the geometry is \(geometry.width) x \(geometry.height)")
         }
-        guard normalization.isFinite, normalization > 0 else { throw BeamlineError("normalization factor must be positive, got \(normalization)") }
+        guard normalization.isFinite, normalization > 0 else {
+            throw BeamlineError("normalization factor must be positive, got \(normalization)")
+        }
         var input = pixels
         if let dummy {
-            // Dummy pixels become NaN, which every kernel leaves out.
             for i in 0 ..< n where abs(input[i] - dummy) <= deltaDummy { input[i] = .nan }
         }
-        let bins = rowStart.count - 1
-        var intensity = [Double](repeating: 0, count: bins)
-        var sigma = [Double](repeating: 0, count: bins)
-        var count = [Double](repeating: 0, count: bins)
-        let clip = sigmaClip
-        let model = settings.errorModel
+        var intensity = [Double](repeating: 0, count: totalBins)
+        var sigma = [Double](repeating: 0, count: totalBins)
+        var count = [Double](repeating: 0, count: totalBins)
         input.withUnsafeBufferPointer { px in
-            rowStart.withUnsafeBufferPointer { rows in
-                pixelIndex.withUnsafeBufferPointer { idx in
-                    share.withUnsafeBufferPointer { c in
-                        pixelNorm.withUnsafeBufferPointer { norms in
-                            intensity.withUnsafeMutableBufferPointer { iOut in
-                                sigma.withUnsafeMutableBufferPointer { sOut in
-                                    count.withUnsafeMutableBufferPointer { cOut in
-                                        let darkBuffer = dark?.withUnsafeBufferPointer { $0 }
-                                        let kernel = Kernel(px: px, rows: rows, idx: idx, share: c, norm: norms, dark: darkBuffer,
-                                                            binNorm: binNorm, binCount: binCount, model: model, clip: clip)
-                                        Parallel.forEach(partition) { _, range in
-                                            for b in range {
-                                                let r = kernel.bin(b)
-                                                iOut[b] = r.0
-                                                sOut[b] = r.1
-                                                cOut[b] = r.2
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+            let passes = Passes(engine: self, px: px)
+            if let sigmaClip {
+                passes.sigmaClipped(sigmaClip, intensity: &intensity, sigma: &sigma, count: &count)
+            } else {
+                passes.plain(intensity: &intensity, sigma: &sigma, count: &count)
             }
         }
         if normalization != 1 {
-            for b in 0 ..< bins {
+            for b in 0 ..< totalBins {
                 intensity[b] /= normalization
                 sigma[b] /= normalization
             }
@@ -78,150 +60,272 @@ extension IntegrationEngine {
     }
 }
 
-/// The per-bin arithmetic, over raw buffers.
-struct Kernel {
+/// Sequential passes over a frame's pixels and the engine's entries, one worker per
+/// pixel range, each with private accumulators that are summed at the end.
+struct Passes {
+    let engine: IntegrationEngine
     let px: UnsafeBufferPointer<Float>
-    let rows: UnsafeBufferPointer<Int>
-    let idx: UnsafeBufferPointer<UInt32>
-    let share: UnsafeBufferPointer<Float>
-    let norm: UnsafeBufferPointer<Float>
-    let dark: UnsafeBufferPointer<Float>?
-    let binNorm: [Double]
-    let binCount: [Double]
-    let model: ErrorModel
-    let clip: SigmaClip?
 
-    /// (intensity, σ, count) of bin `b`.
-    @inline(__always)
-    func bin(_ b: Int) -> (Double, Double, Double) {
-        let start = rows[b], end = rows[b + 1]
-        if start == end { return (0, 0, 0) }
-        if clip == nil && dark == nil && model != .azimuthal {
-            // Fast path: sums of raw values only; the normalisation is precomputed.
-            let (signal, variance) = share.isEmpty ? sumsUnsplit(start, end) : sumsSplit(start, end)
-            if signal.isFinite && variance.isFinite {
-                let n = binNorm[b]
-                guard n > 0 else { return (0, 0, 0) }
-                return (signal / n, model == .none ? 0 : variance.squareRoot() / n, binCount[b])
+    var bins: Int { engine.totalBins }
+    /// Independent copies of each accumulator, chosen by pixel: consecutive pixels
+    /// often fall in the same bin, and one copy would chain every add on the last.
+    var lanes: Int { engine.totalBins <= 16384 ? 4 : 1 }
+
+    /// Runs `body(part, accumulators)` on every worker with `arrays`
+    /// zeroed accumulator arrays of `lanes × bins` doubles each, then returns their sums
+    /// (`arrays` arrays of `bins`).
+    func pass(arrays: Int, _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [[Double]] {
+        let lanes = self.lanes, bins = self.bins
+        let parts = engine.partition
+        let size = arrays * lanes * bins
+        var storage = [Double](repeating: 0, count: parts.count * size)
+        storage.withUnsafeMutableBufferPointer { all in
+            let base = all.baseAddress!
+            Parallel.forEach(parts) { part, _ in
+                body(part, base + part * size)
             }
         }
-        return general(b, start, end)
-    }
-
-    /// Σ x and Σ max(x, 1) over an unsplit bin, four lanes to hide the adds' latency.
-    @inline(__always)
-    func sumsUnsplit(_ start: Int, _ end: Int) -> (Double, Double) {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var v0: Float = 0, v1: Float = 0, v2: Float = 0, v3: Float = 0
-        var k = start
-        // Float lanes, flushed to Double every 1024 entries to keep the sums accurate.
-        var signal = 0.0, variance = 0.0
-        while k < end {
-            let stop = min(end, k + 1024)
-            while k + 4 <= stop {
-                let a = px[Int(idx[k])], b = px[Int(idx[k + 1])], c = px[Int(idx[k + 2])], d = px[Int(idx[k + 3])]
-                s0 += a; s1 += b; s2 += c; s3 += d
-                v0 += max(a, 1); v1 += max(b, 1); v2 += max(c, 1); v3 += max(d, 1)
-                k += 4
-            }
-            while k < stop {
-                let a = px[Int(idx[k])]
-                s0 += a
-                v0 += max(a, 1)
-                k += 1
-            }
-            signal += Double(s0) + Double(s1) + Double(s2) + Double(s3)
-            variance += Double(v0) + Double(v1) + Double(v2) + Double(v3)
-            s0 = 0; s1 = 0; s2 = 0; s3 = 0; v0 = 0; v1 = 0; v2 = 0; v3 = 0
-        }
-        return (signal, variance)
-    }
-
-    @inline(__always)
-    func sumsSplit(_ start: Int, _ end: Int) -> (Double, Double) {
-        var s0: Float = 0, s1: Float = 0, v0: Float = 0, v1: Float = 0
-        var signal = 0.0, variance = 0.0
-        var k = start
-        while k < end {
-            let stop = min(end, k + 1024)
-            while k + 2 <= stop {
-                let a = px[Int(idx[k])], b = px[Int(idx[k + 1])]
-                let ca = share[k], cb = share[k + 1]
-                s0 += ca * a; s1 += cb * b
-                v0 += ca * ca * max(a, 1); v1 += cb * cb * max(b, 1)
-                k += 2
-            }
-            if k < stop {
-                let a = px[Int(idx[k])], ca = share[k]
-                s0 += ca * a
-                v0 += ca * ca * max(a, 1)
-                k += 1
-            }
-            signal += Double(s0) + Double(s1)
-            variance += Double(v0) + Double(v1)
-            s0 = 0; s1 = 0; v0 = 0; v1 = 0
-        }
-        return (signal, variance)
-    }
-
-    /// Everything else: dark subtraction, non-finite pixels, azimuthal errors, sigma clipping.
-    func general(_ b: Int, _ start: Int, _ end: Int) -> (Double, Double, Double) {
-        let split = !share.isEmpty
-        var kept = [Bool](repeating: true, count: end - start)
-        for k in start ..< end where !px[Int(idx[k])].isFinite { kept[k - start] = false }
-        var mean = 0.0
-        var iterations = 0
-        while true {
-            var sc = 0.0, sn = 0.0, ss = 0.0
-            for k in start ..< end where kept[k - start] {
-                let p = Int(idx[k])
-                let c = split ? Double(share[k]) : 1
-                ss += c * (Double(px[p]) - (dark.map { Double($0[p]) } ?? 0))
-                sn += c * Double(norm[p])
-                sc += c
-            }
-            guard sn > 0 else { return (0, 0, 0) }
-            mean = ss / sn
-            guard let clip, iterations < clip.maxIterations else { break }
-            // Weighted spread of x = s/n around the mean.
-            var spread = 0.0
-            for k in start ..< end where kept[k - start] {
-                let p = Int(idx[k])
-                let c = split ? Double(share[k]) : 1
-                let n = Double(norm[p])
-                let x = (Double(px[p]) - (dark.map { Double($0[p]) } ?? 0)) / n
-                spread += c * n * (x - mean) * (x - mean)
-            }
-            let std = (spread / sn).squareRoot()
-            var rejected = 0
-            for k in start ..< end where kept[k - start] {
-                let p = Int(idx[k])
-                let x = (Double(px[p]) - (dark.map { Double($0[p]) } ?? 0)) / Double(norm[p])
-                if abs(x - mean) > clip.threshold * std {
-                    kept[k - start] = false
-                    rejected += 1
+        var result = [[Double]](repeating: [Double](repeating: 0, count: bins), count: arrays)
+        for a in 0 ..< arrays {
+            for part in 0 ..< parts.count {
+                for lane in 0 ..< lanes {
+                    let offset = part * size + (a * lanes + lane) * bins
+                    for b in 0 ..< bins { result[a][b] += storage[offset + b] }
                 }
             }
-            iterations += 1
-            if rejected == 0 { break }
         }
-        var sn = 0.0, sv = 0.0, sc = 0.0
-        for k in start ..< end where kept[k - start] {
-            let p = Int(idx[k])
-            let c = split ? Double(share[k]) : 1
-            let n = Double(norm[p])
-            let raw = Double(px[p])
-            sn += c * n
-            sc += c
-            switch model {
-            case .poisson: sv += c * c * max(raw, 1)
-            case .azimuthal:
-                let s = raw - (dark.map { Double($0[p]) } ?? 0)
-                sv += c * c * (s - mean * n) * (s - mean * n)
-            case .none: break
+        return result
+    }
+
+    /// Mean, σ and count without clipping.
+    func plain(intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
+        let model = engine.settings.errorModel
+        // Pass 1: Σ c·s and Σ c²·v over finite pixels; the normalisation and count of
+        // pixels that are not finite in this frame, to take off the precomputed ones.
+        let sums = sumPass()
+        var mean = [Double](repeating: 0, count: bins)
+        for b in 0 ..< bins {
+            let norm = engine.binNorm[b] - sums[2][b]
+            let c = engine.binCount[b] - sums[3][b]
+            guard norm > 0, c > 1e-9 else { continue }
+            mean[b] = sums[0][b] / norm
+            intensity[b] = mean[b]
+            count[b] = c
+            if model == .poisson { sigma[b] = sums[1][b].squareRoot() / norm }
+        }
+        if model == .azimuthal {
+            let spread = moments(mean: mean, kept: nil)[1]
+            for b in 0 ..< bins {
+                let norm = engine.binNorm[b] - sums[2][b]
+                if norm > 0 { sigma[b] = spread[b].squareRoot() / norm }
             }
         }
-        guard sn > 0 else { return (0, 0, 0) }
-        return (mean, sv.squareRoot() / sn, sc)
+    }
+
+    /// Arrays: 0 Σ c·s, 1 Σ c²·max(raw, 1), 2 Σ c·n and 3 Σ c of non-finite pixels.
+    ///
+    /// The hot loop accumulates in `Float` lanes (no conversions, half the cache
+    /// footprint), summed into `Double` at the end: a bin's lane holds a few thousand
+    /// terms, so the rounding stays near 10⁻⁶ relative.
+    func sumPass() -> [[Double]] {
+        let lanes = self.lanes, bins = self.bins
+        let e = engine
+        let px = self.px.baseAddress!
+        let parts = e.partition
+        let size = 4 * lanes * bins
+        var storage = [Float](repeating: 0, count: parts.count * size)
+        storage.withUnsafeMutableBufferPointer { all in
+            let base = all.baseAddress!
+            e.slotShare.withUnsafeBufferPointer { share in
+                e.pixelNorm.withUnsafeBufferPointer { norm in
+                    let dark = e.dark?.withUnsafeBufferPointer { $0.baseAddress! }
+                    let shares = share.isEmpty ? nil : share.baseAddress
+                    Parallel.forEach(parts) { part, range in
+                        let sink = Accumulators(base: base + part * size, lanes: lanes, bins: bins)
+                        if e.slotBin16.isEmpty {
+                            e.slotBin32.withUnsafeBufferPointer {
+                                Self.sums(px, dark, $0.baseAddress!, UInt32.max, shares, e.slotsPerPixel, norm.baseAddress!, range, sink)
+                            }
+                        } else {
+                            e.slotBin16.withUnsafeBufferPointer {
+                                Self.sums(px, dark, $0.baseAddress!, UInt16.max, shares, e.slotsPerPixel, norm.baseAddress!, range, sink)
+                            }
+                        }
+                        // The few entries that did not fit in the slots.
+                        for o in e.overflowPartition[part] {
+                            let p = e.overflowPixel[o], c = e.overflowShare[o]
+                            let b = e.overflowBin[o] + (p & (lanes - 1)) * bins
+                            let raw = px[p]
+                            if raw.isFinite {
+                                sink.base[b] += c * (dark.map { raw - $0[p] } ?? raw)
+                                sink.base[lanes * bins + b] += c * c * max(raw, 1)
+                            } else {
+                                sink.base[2 * lanes * bins + b] += c * norm[p]
+                                sink.base[3 * lanes * bins + b] += c
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var result = [[Double]](repeating: [Double](repeating: 0, count: bins), count: 4)
+        for a in 0 ..< 4 {
+            for part in 0 ..< parts.count {
+                for lane in 0 ..< lanes {
+                    let offset = part * size + (a * lanes + lane) * bins
+                    for b in 0 ..< bins { result[a][b] += Double(storage[offset + b]) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Four accumulator arrays of `lanes × bins` floats from `base`.
+    struct Accumulators {
+        let base: UnsafeMutablePointer<Float>
+        let lanes: Int
+        let bins: Int
+    }
+
+    /// The hot loop: one sequential sweep over the pixels of `range` and their slots.
+    @inline(never)
+    static func sums<Bin: FixedWidthInteger>(_ px: UnsafePointer<Float>, _ dark: UnsafePointer<Float>?,
+                                            _ slotBin: UnsafePointer<Bin>, _ invalid: Bin, _ share: UnsafePointer<Float>?,
+                                            _ slots: Int, _ norm: UnsafePointer<Float>, _ range: Range<Int>,
+                                            _ sink: Accumulators) {
+        let stride = sink.lanes &* sink.bins
+        let signal = sink.base, variance = sink.base + stride
+        let lostNorm = sink.base + 2 &* stride, lostCount = sink.base + 3 &* stride
+        let laneMask = sink.lanes &- 1, bins = sink.bins
+        guard let share else {
+            // No splitting: one slot per pixel, share 1, `invalid` for pixels left out.
+            for p in range {
+                let bin = slotBin[p]
+                if bin == invalid { continue }
+                let b = Int(bin) &+ (p & laneMask) &* bins
+                let raw = px[p]
+                if raw.isFinite {
+                    signal[b] += dark.map { raw - $0[p] } ?? raw
+                    variance[b] += max(raw, 1)
+                } else {
+                    lostNorm[b] += norm[p]
+                    lostCount[b] += 1
+                }
+            }
+            return
+        }
+        @inline(__always)
+        func sweep(_ width: Int) {
+            for p in range {
+                let raw = px[p]
+                let laneOffset = (p & laneMask) &* bins
+                let first = p &* width
+                if raw.isFinite {
+                    // Padding slots have share 0 and add nothing.
+                    let s = dark.map { raw - $0[p] } ?? raw
+                    let v = max(raw, 1)
+                    for j in first ..< first &+ width {
+                        let b = Int(slotBin[j]) &+ laneOffset
+                        let c = share[j]
+                        signal[b] += c * s
+                        variance[b] += c * c * v
+                    }
+                } else {
+                    let n = norm[p]
+                    for j in first ..< first &+ width {
+                        let b = Int(slotBin[j]) &+ laneOffset
+                        lostNorm[b] += share[j] * n
+                        lostCount[b] += share[j]
+                    }
+                }
+            }
+        }
+        // Constant widths let the compiler unroll the slot loop.
+        switch slots {
+        case 2: sweep(2)
+        case 3: sweep(3)
+        case 4: sweep(4)
+        default: sweep(slots)
+        }
+    }
+
+    /// Arrays: 0 Σ c·n·(x − μ)², 1 Σ c²·(s − μ·n)², over finite, kept entries.
+    func moments(mean: [Double], kept: [Bool]?) -> [[Double]] {
+        let lanes = self.lanes, bins = self.bins
+        let e = engine
+        return pass(arrays: 2) { part, acc in
+            let spread = acc, residual = acc + lanes * bins
+            e.forEachEntry(part: part) { p, j, bin, c in
+                if let kept, !kept[j] { return }
+                let raw = px[p]
+                guard raw.isFinite else { return }
+                let s = Double(e.dark.map { raw - $0[p] } ?? raw)
+                let n = Double(e.pixelNorm[p])
+                let b = bin + (p & (lanes - 1)) * bins
+                let x = s / n - mean[bin]
+                spread[b] += c * n * x * x
+                let r = s - mean[bin] * n
+                residual[b] += c * c * r * r
+            }
+        }
+    }
+
+    /// Arrays: 0 Σ c·s, 1 Σ c·n, 2 Σ c, 3 Σ c²·max(raw, 1), over finite, kept entries.
+    func keptSums(_ kept: [Bool]) -> [[Double]] {
+        let lanes = self.lanes, bins = self.bins
+        let e = engine
+        return pass(arrays: 4) { part, acc in
+            e.forEachEntry(part: part) { p, j, bin, c in
+                guard kept[j] else { return }
+                let raw = px[p]
+                guard raw.isFinite else { return }
+                let s = Double(e.dark.map { raw - $0[p] } ?? raw)
+                let n = Double(e.pixelNorm[p])
+                let b = bin + (p & (lanes - 1)) * bins
+                acc[b] += c * s
+                acc[lanes * bins + b] += c * n
+                acc[2 * lanes * bins + b] += c
+                acc[3 * lanes * bins + b] += c * c * max(Double(raw), 1)
+            }
+        }
+    }
+
+    func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
+        let e = engine
+        var kept = [Bool](repeating: true, count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
+        var mean = [Double](repeating: 0, count: bins)
+        var sums = keptSums(kept)
+        for iteration in 0 ... clip.maxIterations {
+            for b in 0 ..< bins { mean[b] = sums[1][b] > 0 ? sums[0][b] / sums[1][b] : 0 }
+            if iteration == clip.maxIterations { break }
+            let spread = moments(mean: mean, kept: kept)[0]
+            var limit = [Double](repeating: .infinity, count: bins)
+            for b in 0 ..< bins where sums[1][b] > 0 { limit[b] = clip.threshold * (spread[b] / sums[1][b]).squareRoot() }
+            var rejected = 0
+            for part in 0 ..< e.partition.count {
+                e.forEachEntry(part: part) { p, j, bin, _ in
+                    guard kept[j] else { return }
+                    let raw = px[p]
+                    guard raw.isFinite else { return }
+                    let x = Double(e.dark.map { raw - $0[p] } ?? raw) / Double(e.pixelNorm[p])
+                    if abs(x - mean[bin]) > limit[bin] {
+                        kept[j] = false
+                        rejected += 1
+                    }
+                }
+            }
+            if rejected == 0 { break }
+            sums = keptSums(kept)
+        }
+        let residual = e.settings.errorModel == .azimuthal ? moments(mean: mean, kept: kept)[1] : []
+        for b in 0 ..< bins where sums[1][b] > 0 {
+            intensity[b] = mean[b]
+            count[b] = sums[2][b]
+            switch e.settings.errorModel {
+            case .poisson: sigma[b] = sums[3][b].squareRoot() / sums[1][b]
+            case .azimuthal: sigma[b] = residual[b].squareRoot() / sums[1][b]
+            case .none: sigma[b] = 0
+            }
+        }
     }
 }

@@ -60,12 +60,16 @@ public struct IntegrationResult: Sendable {
     public var count: [Double]
 }
 
-/// A sparse (CSR) integration matrix for one geometry, mask, binning and method,
-/// built once and applied to every frame of a run.
+/// A sparse integration matrix for one geometry, mask, binning and method, built once
+/// and applied to every frame of a run.
 ///
-/// Row b lists the pixels contributing to bin b and their shares c. The normalisation
-/// of each bin, Σ c·n, does not depend on the frame and is computed here, so that
-/// applying the matrix reads only the pixel values (and, for split methods, the shares).
+/// The matrix is stored pixel by pixel, in the image's own order: every pixel has the
+/// same number of slots (`slotsPerPixel`), each a bin and a share c (padding slots
+/// have share 0); the rare pixels that need more slots put the rest in an overflow
+/// list. Applying the matrix is then one sequential sweep over the frame with a
+/// fixed amount of work per pixel and no data-dependent branches; a bin-by-bin order
+/// would gather pixels from all over the image and thrash the TLB. The normalisation
+/// of each bin, Σ c·n, does not depend on the frame and is computed here.
 public struct IntegrationEngine: Sendable {
     public let geometry: DetectorGeometry
     public let settings: IntegrationSettings
@@ -75,23 +79,67 @@ public struct IntegrationEngine: Sendable {
     public let radialStart: Double, radialStep: Double
     public let azimuthStart: Double, azimuthStep: Double
 
-    let rowStart: [Int]
-    let pixelIndex: [UInt32]
-    /// Shares c; empty when every share is 1 (no splitting).
-    let share: [Float]
+    /// Number of bins (radial × azimuthal).
+    public let totalBins: Int
+    /// Slots per pixel: 1 without splitting (share 1, or the `invalidBin` sentinel for
+    /// pixels left out), more with splitting.
+    public let slotsPerPixel: Int
+    /// Bin of each slot (pixel-major): 16-bit when the bins allow (half the memory
+    /// traffic), else 32-bit; the other array is empty.
+    let slotBin16: [UInt16]
+    let slotBin32: [UInt32]
+    /// Share of each slot; empty without splitting.
+    let slotShare: [Float]
+    /// Entries that did not fit in the slots, sorted by pixel.
+    let overflowPixel: [Int]
+    let overflowBin: [Int]
+    let overflowShare: [Float]
     /// Per-pixel normalisation n (flat × solid angle × polarization).
     let pixelNorm: [Float]
     let binNorm: [Double]
     let binCount: [Double]
     let dark: [Float]?
-    /// Bins handled by each worker, balanced by the number of entries.
+    /// Pixel ranges handled by each worker, and their part of the overflow list.
     let partition: [Range<Int>]
+    let overflowPartition: [Range<Int>]
 
-    public var binCount1D: Int { radialCenters.count }
-    /// Number of stored (pixel, bin) entries.
-    public var entryCount: Int { pixelIndex.count }
-    /// Bytes read per frame: pixel values, indices and shares.
-    public var bytesPerFrame: Int { pixelIndex.count * (8 + (share.isEmpty ? 0 : 4)) + rowStart.count * 8 + binNorm.count * 8 }
+    /// The bin value that marks a pixel left out (no splitting only).
+    var invalidBin: Int { slotBin16.isEmpty ? Int(UInt32.max) : Int(UInt16.max) }
+
+    /// Number of stored (pixel, bin) entries with a non-zero share.
+    public let entries: Int
+    /// Bytes read per frame: pixel values, slot bins and shares, overflow, dark.
+    public var bytesPerFrame: Int {
+        pixelNorm.count * 4 + slotBin16.count * 2 + slotBin32.count * 4 + slotShare.count * 4
+            + overflowPixel.count * 20 + (dark == nil ? 0 : pixelNorm.count * 4)
+    }
+
+    /// The bin of slot `j`.
+    @inline(__always)
+    func slotBin(_ j: Int) -> Int { slotBin16.isEmpty ? Int(slotBin32[j]) : Int(slotBin16[j]) }
+
+    /// Calls `body(pixel, entryID, bin, share)` for every entry of the pixels in
+    /// `partition[part]`: slots first, then overflow. Entry IDs are slot indices, and
+    /// `pixels × slots + k` for the k-th overflow entry.
+    @inline(__always)
+    func forEachEntry(part: Int, _ body: (Int, Int, Int, Double) -> Void) {
+        let k = slotsPerPixel
+        let split = !slotShare.isEmpty
+        let invalid = invalidBin
+        for p in partition[part] {
+            for j in p * k ..< p * k + k {
+                let bin = slotBin(j)
+                if split {
+                    let c = slotShare[j]
+                    if c != 0 { body(p, j, bin, Double(c)) }
+                } else if bin != invalid {
+                    body(p, j, bin, 1)
+                }
+            }
+        }
+        let base = pixelNorm.count * k
+        for o in overflowPartition[part] { body(overflowPixel[o], base + o, overflowBin[o], Double(overflowShare[o])) }
+    }
 
     /// Builds the engine.
     ///
@@ -188,86 +236,129 @@ public struct IntegrationEngine: Sendable {
         azimuthStep = (azRange.upperBound - azRange.lowerBound) / Double(azimuthBins)
         azimuthCenters = is2D ? (0 ..< azimuthBins).map { azRange.lowerBound + (Double($0) + 0.5) * (azRange.upperBound - azRange.lowerBound) / Double(azimuthBins) } : []
 
-        // Two passes over the pixels: count entries per bin, then fill (deterministic order).
-        let totalBins = settings.bins * azimuthBins
+        // Two passes over the pixels: count each pixel's entries, choose the slot
+        // count, then fill the slots and the overflow list.
+        let total = settings.bins * azimuthBins
+        totalBins = total
         let context = BuildContext(
             method: settings.method, is2D: is2D, width: w, bins: settings.bins, azimuthBins: azimuthBins,
             radialStart: radialStart, radialStep: radialStep, azimuthStart: azimuthStart, azimuthStep: azimuthStep,
             radial: maps.radial, radialLow: radialLow, radialHigh: radialHigh, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
             cornerRadial: maps.cornerRadial, cornerChi: maps.cornerChi)
-        let workers = Parallel.workers
-        var counts = [[Int]](repeating: [Int](repeating: 0, count: totalBins), count: workers)
-        counts.withUnsafeMutableBufferPointer { perWorker in
-            Parallel.forEachChunk(n, parts: workers) { part, pixels in
-                var local = [Int](repeating: 0, count: totalBins)
+        var counts = [Int32](repeating: 0, count: n)
+        counts.withUnsafeMutableBufferPointer { countOut in
+            Parallel.forEachChunk(n) { _, pixels in
                 for p in pixels where valid[p] {
-                    context.contributions(of: p) { bin, _ in local[bin] += 1 }
+                    var k: Int32 = 0
+                    context.contributions(of: p) { _, _ in k += 1 }
+                    countOut[p] = k
                 }
-                perWorker[part] = local
             }
         }
-        var start = [Int](repeating: 0, count: totalBins + 1)
-        var offsets = [[Int]](repeating: [Int](repeating: 0, count: totalBins), count: workers)
-        var running = 0
-        for b in 0 ..< totalBins {
-            start[b] = running
-            for k in 0 ..< workers {
-                offsets[k][b] = running
-                running += counts[k][b]
+        var histogram = [Int](repeating: 0, count: 10)
+        var entryTotal = 0
+        for c in counts {
+            histogram[min(Int(c), 9)] += 1
+            entryTotal += Int(c)
+        }
+        entries = entryTotal
+        // The fewest slots that leave at most 1 % of the entries to the overflow list.
+        var slots = 1
+        if settings.method != .none {
+            slots = 8
+            for k in 1 ... 8 {
+                var spill = 0
+                for c in counts where Int(c) > k { spill += Int(c) - k }
+                if spill * 100 <= entryTotal {
+                    slots = k
+                    break
+                }
             }
         }
-        start[totalBins] = running
-        var index = [UInt32](repeating: 0, count: running)
-        var shares = settings.method == .none ? [Float]() : [Float](repeating: 0, count: running)
-        index.withUnsafeMutableBufferPointer { indexOut in
+        slotsPerPixel = slots
+        let split = settings.method != .none
+        let wide = total >= Int(UInt16.max)
+        let sentinel = wide ? UInt32.max : UInt32(UInt16.max)
+        var bins = [UInt32](repeating: split ? 0 : sentinel, count: n * slots)
+        var shares = split ? [Float](repeating: 0, count: n * slots) : []
+        let workers = Parallel.workers
+        // Balance the workers by pixels plus entries.
+        var parts: [Range<Int>] = []
+        do {
+            var first = 0, running = 0, k = 1
+            for p in 0 ..< n {
+                running += 1 + Int(counts[p])
+                if running * workers >= (n + entryTotal) * k && k < workers {
+                    parts.append(first ..< p + 1)
+                    first = p + 1
+                    k += 1
+                }
+            }
+            if first < n { parts.append(first ..< n) }
+        }
+        var spills = [[(Int, Int, Float)]](repeating: [], count: parts.count)
+        bins.withUnsafeMutableBufferPointer { binOut in
             shares.withUnsafeMutableBufferPointer { shareOut in
-                offsets.withUnsafeMutableBufferPointer { offsetsOut in
-                    Parallel.forEachChunk(n, parts: workers) { part, pixels in
-                        var cursor = offsetsOut[part]
-                        let split = shareOut.count > 0
-                        for p in pixels where valid[p] {
+                spills.withUnsafeMutableBufferPointer { spillOut in
+                    Parallel.forEach(parts) { part, pixels in
+                        var local: [(Int, Int, Float)] = []
+                        for p in pixels where counts[p] > 0 {
+                            var k = 0
                             context.contributions(of: p) { bin, weight in
-                                let k = cursor[bin]
-                                indexOut[k] = UInt32(p)
-                                if split { shareOut[k] = Float(weight) }
-                                cursor[bin] = k + 1
+                                if k < slots {
+                                    binOut[p * slots + k] = UInt32(bin)
+                                    if split { shareOut[p * slots + k] = Float(weight) }
+                                } else {
+                                    local.append((p, bin, Float(weight)))
+                                }
+                                k += 1
                             }
                         }
+                        spillOut[part] = local
                     }
                 }
             }
         }
-        rowStart = start
-        pixelIndex = index
-        share = shares
-
-        var binNorm = [Double](repeating: 0, count: totalBins)
-        var binCount = [Double](repeating: 0, count: totalBins)
-        for b in 0 ..< totalBins {
-            var sn = 0.0, sc = 0.0
-            for k in start[b] ..< start[b + 1] {
-                let c = shares.isEmpty ? 1.0 : Double(shares[k])
-                sn += c * Double(norm[Int(index[k])])
-                sc += c
+        if wide {
+            slotBin16 = []
+            slotBin32 = bins
+        } else {
+            slotBin16 = bins.map { UInt16(truncatingIfNeeded: $0) }
+            slotBin32 = []
+        }
+        slotShare = shares
+        var overflowRanges: [Range<Int>] = []
+        var pixelsOut: [Int] = [], binsOut: [Int] = [], sharesOut: [Float] = []
+        for spill in spills {
+            overflowRanges.append(pixelsOut.count ..< pixelsOut.count + spill.count)
+            for (p, b, c) in spill {
+                pixelsOut.append(p)
+                binsOut.append(b)
+                sharesOut.append(c)
             }
-            binNorm[b] = sn
-            binCount[b] = sc
+        }
+        overflowPixel = pixelsOut
+        overflowBin = binsOut
+        overflowShare = sharesOut
+        partition = parts
+        overflowPartition = overflowRanges
+
+        var binNorm = [Double](repeating: 0, count: total)
+        var binCount = [Double](repeating: 0, count: total)
+        for p in 0 ..< n where counts[p] > 0 {
+            for j in p * slots ..< p * slots + slots {
+                let c = split ? Double(shares[j]) : 1
+                guard bins[j] != sentinel, c != 0 else { continue }
+                binNorm[Int(bins[j])] += c * Double(norm[p])
+                binCount[Int(bins[j])] += c
+            }
+        }
+        for (o, p) in pixelsOut.enumerated() {
+            binNorm[binsOut[o]] += Double(sharesOut[o]) * Double(norm[p])
+            binCount[binsOut[o]] += Double(sharesOut[o])
         }
         self.binNorm = binNorm
         self.binCount = binCount
-
-        // Balance the workers by entries.
-        var parts: [Range<Int>] = []
-        var first = 0
-        for k in 1 ... workers {
-            let target = running * k / workers
-            var b = first
-            while b < totalBins && start[b + 1] <= target { b += 1 }
-            if k == workers { b = totalBins }
-            parts.append(first ..< b)
-            first = b
-        }
-        partition = parts.filter { !$0.isEmpty }.isEmpty ? [0 ..< totalBins] : parts.filter { !$0.isEmpty }
     }
 
     /// χ moved by whole turns to lie within 180° of `centre`.
