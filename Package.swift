@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
