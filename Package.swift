@@ -47,7 +47,8 @@ let package = Package(
 
         .testTarget(name: "DetectorImageTests", dependencies: ["DetectorImage", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Integration", "DetectorImage", "PatternIO", "BeamlineSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Integration", "DetectorImage", "PatternIO", "BeamlineSupport"],
+                    resources: [.copy("Fixtures")]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

@@ -199,10 +199,17 @@ public struct IntegrationEngine: Sendable {
                     let p = i * w + j
                     let centre = maps.radial[p]
                     let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
-                    let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
-                                max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
-                    radialLow[p] = max(0, centre - d)
-                    radialHigh[p] = centre + d
+                    if settings.method == .full {
+                        // The pixel is its corner polygon: its extent is the corners'.
+                        let (a, b, c, d) = (Double(cr[k0]), Double(cr[k1]), Double(cr[k2]), Double(cr[k3]))
+                        radialLow[p] = min(min(a, b), min(c, d))
+                        radialHigh[p] = max(max(a, b), max(c, d))
+                    } else {
+                        let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
+                                    max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
+                        radialLow[p] = max(0, centre - d)
+                        radialHigh[p] = centre + d
+                    }
                     if is2D, let chi = maps.chi {
                         let c = Double(chi[p])
                         var dc = 0.0
@@ -243,7 +250,7 @@ public struct IntegrationEngine: Sendable {
         let context = BuildContext(
             method: settings.method, is2D: is2D, width: w, bins: settings.bins, azimuthBins: azimuthBins,
             radialStart: radialStart, radialStep: radialStep, azimuthStart: azimuthStart, azimuthStep: azimuthStep,
-            radial: maps.radial, radialLow: radialLow, radialHigh: radialHigh, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
+            azimuthPeriodic: settings.azimuthRange == nil, radial: maps.radial, radialLow: radialLow, radialHigh: radialHigh, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
             cornerRadial: maps.cornerRadial, cornerChi: maps.cornerChi)
         var counts = [Int32](repeating: 0, count: n)
         counts.withUnsafeMutableBufferPointer { countOut in
@@ -379,6 +386,8 @@ struct BuildContext {
     let bins: Int, azimuthBins: Int
     let radialStart: Double, radialStep: Double
     let azimuthStart: Double, azimuthStep: Double
+    /// The azimuth bins cover the full circle: shares that run past ±180° wrap around.
+    let azimuthPeriodic: Bool
     let radial: [Double], radialLow: [Double], radialHigh: [Double]
     let chi: [Float]?
     let chiLow: [Double], chiHigh: [Double]
@@ -400,7 +409,8 @@ struct BuildContext {
             emit(bin, 1)
         case .bbox:
             if is2D {
-                intervalShares(chiLow[p], chiHigh[p], start: azimuthStart, step: azimuthStep, count: azimuthBins) { a, fa in
+                intervalShares(chiLow[p], chiHigh[p], start: azimuthStart, step: azimuthStep, count: azimuthBins,
+                               periodic: azimuthPeriodic) { a, fa in
                     intervalShares(radialLow[p], radialHigh[p], start: radialStart, step: radialStep, count: bins) { r, fr in
                         emit(a * bins + r, fa * fr)
                     }
@@ -413,10 +423,25 @@ struct BuildContext {
         }
     }
 
-    /// Shares of the interval [low, high] in bins of `step` from `start`, in proportion to overlap.
+    /// Shares of the interval [low, high] in bins of `step` from `start`, in proportion to
+    /// overlap; with `periodic`, bins past either end wrap around (the azimuth circle).
     @inline(__always)
-    func intervalShares(_ low: Double, _ high: Double, start: Double, step: Double, count: Int, _ emit: (Int, Double) -> Void) {
+    func intervalShares(_ low: Double, _ high: Double, start: Double, step: Double, count: Int,
+                        periodic: Bool = false, _ emit: (Int, Double) -> Void) {
         let f0 = (low - start) / step, f1 = (high - start) / step
+        if periodic && (f0 < 0 || f1 >= Double(count)) {
+            let b0 = Int(f0.rounded(.down)), b1 = Int(f1.rounded(.down))
+            guard f1 > f0 else {
+                emit(((b0 % count) + count) % count, 1)
+                return
+            }
+            let inverse = 1 / (f1 - f0)
+            for b in b0 ... b1 {
+                let overlap = min(f1, Double(b + 1)) - max(f0, Double(b))
+                if overlap > 0 { emit(((b % count) + count) % count, overlap * inverse) }
+            }
+            return
+        }
         guard f1 >= 0, f0 < Double(count) else { return }
         var b0 = Int(f0.rounded(.down)), b1 = Int(f1.rounded(.down))
         if b0 == b1 || f1 - f0 <= 0 {
@@ -464,8 +489,12 @@ struct BuildContext {
         }
         var a0 = 0, a1 = 0
         if is2D {
-            a0 = max(0, Int(((ys.min()! - azimuthStart) / azimuthStep).rounded(.down)))
-            a1 = min(azimuthBins - 1, Int(((ys.max()! - azimuthStart) / azimuthStep).rounded(.down)))
+            a0 = Int(((ys.min()! - azimuthStart) / azimuthStep).rounded(.down))
+            a1 = Int(((ys.max()! - azimuthStart) / azimuthStep).rounded(.down))
+            if !azimuthPeriodic {
+                a0 = max(0, a0)
+                a1 = min(azimuthBins - 1, a1)
+            }
             guard a0 <= a1 else { return }
         }
         for r in r0 ... r1 {
@@ -477,7 +506,8 @@ struct BuildContext {
                     let yLow = azimuthStart + Double(a) * azimuthStep, yHigh = yLow + azimuthStep
                     let cell = Polygon.clip(Polygon.clip(strip, axis: 1, bound: yLow, keepAbove: true), axis: 1, bound: yHigh, keepAbove: false)
                     let share = abs(Polygon.area(cell)) / area
-                    if share > 0 { emit(a * bins + r, share) }
+                    // Cells past ±180° are the same cells a turn away.
+                    if share > 0 { emit(((a % azimuthBins) + azimuthBins) % azimuthBins * bins + r, share) }
                 }
             } else {
                 let share = abs(Polygon.area(strip)) / area
