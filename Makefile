@@ -54,6 +54,7 @@ demo: release
 
 bench: release
 	bash bench/mar345_decode.sh
+	bash bench/integrate.sh
 
 clean:
 	rm -rf .build bench/out

@@ -83,4 +83,44 @@ struct CLITests {
         #expect(bad.status != 0)
         #expect(!FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "x.png"))
     }
+
+    @Test func integrateWritesPatternsWithProvenance() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("IntegrationTests/Fixtures")
+        let out = NSTemporaryDirectory() + "cli-integrate-\(getpid())"
+        let result = try Self.run(["integrate", fixtures.appendingPathComponent("small.tif").path,
+                                   "--poni", fixtures.appendingPathComponent("small.poni").path,
+                                   "--mask", fixtures.appendingPathComponent("small_mask.tif").path,
+                                   "--bins", "400", "--split", "bbox", "--polarization", "0.99",
+                                   "--format", "both", "--cake", "36", "-o", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let xy = try String(contentsOfFile: out + "/small.xy", encoding: .utf8)
+        #expect(xy.contains("source=") && xy.contains("small.tif frame=0"))
+        #expect(xy.contains("polarization_factor=0.99"))
+        #expect(xy.contains("split=bbox bins=400 unit=q_A^-1"))
+        #expect(xy.contains("beamline 0.1.0 integrate"))
+        let rows = xy.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(rows.count > 300 && rows.count <= 400)
+        #expect(FileManager.default.fileExists(atPath: out + "/small.chi"))
+        #expect(FileManager.default.fileExists(atPath: out + "/small.cake.edf"))
+        #expect(FileManager.default.fileExists(atPath: out + "/small.cake.edf.axes.txt"))
+        // No temporary files are left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy { !$0.hasPrefix(".") })
+    }
+
+    @Test func integrateRefusesMismatchedGeometry() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("IntegrationTests/Fixtures")
+        let mar = Self.fixtures.appendingPathComponent("sample.mar2300").path
+        let result = try Self.run(["integrate", mar, "--poni", fixtures.appendingPathComponent("small.poni").path,
+                                   "-o", NSTemporaryDirectory() + "cli-mismatch-\(getpid())"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(mar))
+        #expect(result.stderr.contains("2300x2300"))
+        let badPoni = NSTemporaryDirectory() + "bad-\(getpid()).poni"
+        try "Distance: -3\nPoni1: 0.1\nPoni2: 0.1\nPixelSize1: 1e-4\nPixelSize2: 1e-4\n".write(toFile: badPoni, atomically: true, encoding: .utf8)
+        let bad = try Self.run(["integrate", mar, "--poni", badPoni, "-o", NSTemporaryDirectory() + "x"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains(badPoni) && bad.stderr.contains("Distance"))
+    }
 }
