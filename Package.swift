@@ -28,14 +28,16 @@ let package = Package(
         .target(name: "CHDF5", dependencies: ["SystemLibHDF5"]),
 
         .target(name: "BeamlineSupport"),
+        .target(name: "BeamlineNumerics"),
         .target(name: "DetectorImage", dependencies: ["CTIFF", "CHDF5", "BeamlineSupport"]),
         .target(name: "PatternIO", dependencies: ["BeamlineSupport"]),
         .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
+        .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,66 @@
+/// Small dense linear algebra for least-squares fits (a few dozen parameters at most).
+public enum LinearAlgebra {
+    /// Solves A x = b for a square matrix (row-major) by Gaussian elimination with
+    /// partial pivoting; nil when A is singular to working precision.
+    public static func solve(_ a: [Double], _ b: [Double]) -> [Double]? {
+        let n = b.count
+        precondition(a.count == n * n, "matrix is not n × n")
+        var m = a, x = b
+        for column in 0 ..< n {
+            var pivot = column
+            for row in column + 1 ..< n where abs(m[row * n + column]) > abs(m[pivot * n + column]) { pivot = row }
+            let scale = m.map(abs).max() ?? 0
+            guard abs(m[pivot * n + column]) > 1e-300, abs(m[pivot * n + column]) > scale * 1e-15 else { return nil }
+            if pivot != column {
+                for k in 0 ..< n { m.swapAt(column * n + k, pivot * n + k) }
+                x.swapAt(column, pivot)
+            }
+            let diagonal = m[column * n + column]
+            for row in column + 1 ..< n {
+                let f = m[row * n + column] / diagonal
+                if f == 0 { continue }
+                for k in column ..< n { m[row * n + k] -= f * m[column * n + k] }
+                x[row] -= f * x[column]
+            }
+        }
+        for row in stride(from: n - 1, through: 0, by: -1) {
+            var s = x[row]
+            for k in row + 1 ..< n { s -= m[row * n + k] * x[k] }
+            x[row] = s / m[row * n + row]
+        }
+        return x
+    }
+
+    /// The inverse of a square matrix, or nil if singular.
+    public static func inverse(_ a: [Double], size n: Int) -> [Double]? {
+        var result = [Double](repeating: 0, count: n * n)
+        for column in 0 ..< n {
+            var e = [Double](repeating: 0, count: n)
+            e[column] = 1
+            guard let x = solve(a, e) else { return nil }
+            for row in 0 ..< n { result[row * n + column] = x[row] }
+        }
+        return result
+    }
+
+    /// Linear least squares: minimises |A x − b|² (A is rows × columns, row-major),
+    /// optionally weighted; returns the solution and its covariance (AᵀWA)⁻¹.
+    public static func leastSquares(_ a: [Double], rows: Int, columns: Int, _ b: [Double],
+                                    weights: [Double]? = nil) -> (x: [Double], covariance: [Double])? {
+        var normal = [Double](repeating: 0, count: columns * columns)
+        var rhs = [Double](repeating: 0, count: columns)
+        for r in 0 ..< rows {
+            let w = weights?[r] ?? 1
+            for i in 0 ..< columns {
+                let ai = a[r * columns + i] * w
+                rhs[i] += ai * b[r]
+                for j in 0 ... i { normal[i * columns + j] += ai * a[r * columns + j] }
+            }
+        }
+        for i in 0 ..< columns { for j in 0 ..< i { normal[j * columns + i] = normal[i * columns + j] } }
+        guard let covariance = inverse(normal, size: columns) else { return nil }
+        var x = [Double](repeating: 0, count: columns)
+        for i in 0 ..< columns { for j in 0 ..< columns { x[i] += covariance[i * columns + j] * rhs[j] } }
+        return (x, covariance)
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+
+struct PressureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pressure",
+        abstract: "Pressure from ruby fluorescence or from a diffraction standard's equation of state.",
+        subcommands: [PressureRubyCommand.self, PressureEOSCommand.self]
+    )
+}
+
+/// Writes `key=value` pressure files that the pipeline's later stages read.
+enum PressureFile {
+    static func path(beside source: String) -> String {
+        let url = URL(fileURLWithPath: source)
+        return url.deletingPathExtension().path + ".pressure"
+    }
+
+    static func text(_ lines: [(String, String)], header: [String]) -> String {
+        header.map { "# " + $0 }.joined(separator: "\n") + "\n" + lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
+    }
+}
+
+import Foundation
