@@ -51,6 +51,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Integration", "DetectorImage", "PatternIO", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

@@ -123,4 +123,32 @@ struct CLITests {
         #expect(bad.status != 0)
         #expect(bad.stderr.contains(badPoni) && bad.stderr.contains("Distance"))
     }
+
+    @Test func rubyPressureTableAndFile() throws {
+        let dir = NSTemporaryDirectory() + "cli-ruby-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A synthetic spectrum: R1 at 697.000 nm, R2 1.47 nm below, at 296 K.
+        var text = "# Spectrometer export\nWavelength (nm)\tIntensity (counts)\n"
+        var wavelength = 685.0
+        while wavelength < 708 {
+            func pv(_ c: Double) -> Double { let u = (wavelength - c) / 0.4; return 0.6 / (1 + 4 * u * u) + 0.4 * exp(-log(2) * 4 * u * u) }
+            text += String(format: "%.4f\t%.0f\n", wavelength, 400 + 20000 * pv(697.0) + 11000 * pv(695.53))
+            wavelength += 0.02
+        }
+        let spectrum = dir + "/point1.txt"
+        try text.write(toFile: spectrum, atomically: true, encoding: .utf8)
+        let result = try Self.run(["pressure", "ruby", spectrum, "--temperature", "296", "--scale", "shen2020"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let x = (697.0 - 694.25) / 694.25
+        let expected = 1870 * x * (1 + 5.63 * x)
+        #expect(result.stdout.contains(String(format: "%.3f", expected)), "\(result.stdout)")
+        let file = try String(contentsOfFile: dir + "/point1.pressure", encoding: .utf8)
+        #expect(file.contains("pressure_GPa=") && file.contains("scale=shen2020"))
+        // Out of the temperature correction's range: refused, nothing written.
+        try FileManager.default.removeItem(atPath: dir + "/point1.pressure")
+        let hot = try Self.run(["pressure", "ruby", spectrum, "--temperature", "2000"])
+        #expect(hot.status != 0)
+        #expect(hot.stderr.contains(spectrum) && hot.stderr.contains("outside"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/point1.pressure"))
+    }
 }

@@ -1,0 +1,35 @@
+import DetectorImage
+import Foundation
+import Integration
+import PatternIO
+import Testing
+@testable import Pressure
+
+/// The gold time series of ../shared: integrate frames, fit the Au lattice, pressure
+/// within 0.1 GPa of the truth (Fei et al. 2007 BM3 at 390 K).
+struct GoldSeriesTests {
+    @Test func pressuresFromAuRings() throws {
+        guard let shared = Paths.shared else {
+            print("skipped: ../shared is not present (gold time series)")
+            return
+        }
+        let gold = shared + "/data/dev-run/gold"
+        let data = try Data(contentsOf: URL(fileURLWithPath: shared + "/data/dev-run/truth.json"))
+        let truth = ((try JSONSerialization.jsonObject(with: data) as! [String: Any])["gold"] as! [String: Any])["frames"] as! [[String: Double]]
+        let geometry = try PoniFile.read(gold + "/geometry.poni")
+        var settings = IntegrationSettings()
+        settings.bins = 3000
+        settings.polarizationFactor = 0.99
+        let engine = try IntegrationEngine(geometry: geometry, settings: settings)
+        let source = try DetectorImageFile.open(gold + "/relaxation_390K.h5")
+        let material = try StandardMaterial.load("Au", calibrationDirectory: Paths.calibration)
+        let eos = try material.scale("fei2007bm3")
+        for index in [0, source.frameCount - 1] {
+            let result = try engine.integrate(try source.frame(at: index).pixels)
+            let fit = try LatticeFit.fit(q: result.radial, intensity: result.intensity, material: material, v0: eos.v0, path: "frame \(index)")
+            let p = eos.pressure(volume: fit.volume, temperature: 390)
+            #expect(abs(p - truth[index]["pressure_GPa"]!) < 0.1, "frame \(index): \(p) vs \(truth[index]["pressure_GPa"]!)")
+            #expect(abs(fit.latticeParameter - truth[index]["au_a_A"]!) < 2e-4)
+        }
+    }
+}
