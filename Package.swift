@@ -33,11 +33,12 @@ let package = Package(
         .target(name: "PatternIO", dependencies: ["BeamlineSupport"]),
         .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
         .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
+        .target(name: "StructureFactor", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,161 @@
+import ArgumentParser
+import BeamlineSupport
+import Foundation
+import PatternIO
+import StructureFactor
+
+struct SQCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sq",
+        abstract: "Structure factor S(Q), F(Q) and G(r) from integrated patterns (PDFgetX2-style).",
+        discussion: """
+            For each pattern: subtract the scaled empty-cell background, correct (optionally) for \
+            polarization and flat-plate absorption, normalise to electron units (high-Q or \
+            Krogh-Moe/Norman, optionally refined by Eggert's method), subtract the Compton \
+            scattering (Hubbell et al. 1975, Breit-Dirac factor) and form the Faber-Ziman S(Q) \
+            with Waasmaier-Kirfel form factors; then F(Q) = Q[S(Q) - 1] and \
+            G(r) = (2/π)∫F(Q)sin(Qr)dQ. Writes NAME.iq, .sq, .fq and .gr into OUTPUT-DIR.
+            """
+    )
+
+    @Argument(help: "Integrated sample patterns (.xy, .chi; q or 2θ).")
+    var patterns: [String]
+
+    @Option(help: "Empty-cell (container) background pattern.")
+    var background: String?
+
+    @Option(help: "Background scale factor.")
+    var bgScale = 1.0
+
+    @Option(help: "Composition, e.g. Ce65Co25Al10, SiO2, (Ce0.65Co0.25Al0.10).")
+    var composition: String
+
+    @Option(help: "Wavelength in Å (default: from the pattern's header).")
+    var wavelength: Double?
+
+    @Option(help: "Lowest Q used, Å⁻¹.")
+    var qmin = 0.5
+
+    @Option(help: "Highest Q used, Å⁻¹ (default: the end of the data).")
+    var qmax: Double?
+
+    @Option(help: "Largest r of G(r), Å.")
+    var rmax = 20.0
+
+    @Option(help: "Step of r, Å.")
+    var rstep = 0.01
+
+    @Flag(help: "Apply the Lorch modification function in the Fourier transform.")
+    var lorch = false
+
+    @Option(help: "Number density, atoms/Å³ (for Krogh-Moe normalisation, Eggert's refinement and g(r)).")
+    var density: Double?
+
+    @Option(help: "Refine the scale by Eggert's method: G(r) = -4πρr below this r, Å.")
+    var eggertRmin: Double?
+
+    @Option(help: "Normalisation: high-q or krogh-moe.")
+    var normalization = "high-q"
+
+    @Option(help: "S(Q) definition: faber-ziman or ashcroft-langreth.")
+    var definition = "faber-ziman"
+
+    @Option(help: "Form factors: waasmaier1995 (analytic, Waasmaier & Kirfel) or hubbell1979 (relativistic Hartree-Fock tables).")
+    var formFactors = "hubbell1979"
+
+    @Option(help: "Breit-Dirac exponent of the Compton recoil factor.")
+    var breitDirac = 2.0
+
+    @Option(help: "Compton attenuation a in exp(-a Q), Å.")
+    var comptonAttenuation = 0.0
+
+    @Option(help: "μ·t of a flat sample in transmission, for the absorption correction.")
+    var muT = 0.0
+
+    @Flag(help: "Correct for polarization (only for patterns that are not yet corrected).")
+    var polarization = false
+
+    @Option(name: [.short, .customLong("output")], help: "Output directory.")
+    var output: String
+
+    @Option(help: "Directory holding calibration tables.")
+    var calibration: String?
+
+    func run() throws {
+        let directory = try CalibrationDirectory.locate(override: calibration)
+        let tables = try ScatteringTables(calibrationDirectory: directory)
+        let parsed = try Composition(composition) { tables.atomicNumber($0) != nil }
+        guard let norm = StructureFactorSettings.Normalization(rawValue: normalization) else {
+            throw ValidationError("unknown normalisation \(normalization)")
+        }
+        guard let def = StructureFactorSettings.Definition(rawValue: definition) else {
+            throw ValidationError("unknown definition \(definition)")
+        }
+        guard let source = FormFactorSource(rawValue: formFactors) else { throw ValidationError("unknown form factors \(formFactors)") }
+        let backgroundPattern = try background.map { try PatternFile.read($0) }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        for path in patterns {
+            let sample = try PatternFile.read(path)
+            guard let lambda = wavelength ?? sample.headerValue("wavelength_A").flatMap(Double.init) else {
+                throw BeamlineError(path: path, "no wavelength: give --wavelength (Å); the pattern's header states none")
+            }
+            if polarization, sample.headerValue("polarization_factor").map({ $0 != "none" }) == true {
+                throw BeamlineError(path: path, "--polarization: this pattern was already corrected for polarization by the integrator")
+            }
+            var settings = StructureFactorSettings(composition: parsed, wavelength: lambda)
+            settings.backgroundScale = bgScale
+            settings.qMin = qmin
+            settings.qMax = qmax
+            settings.rMax = rmax
+            settings.rStep = rstep
+            settings.lorch = lorch
+            settings.density = density
+            settings.eggertRMin = eggertRmin
+            settings.normalization = norm
+            settings.definition = def
+            settings.breitDiracExponent = breitDirac
+            settings.formFactors = source
+            settings.comptonAttenuation = comptonAttenuation
+            settings.muT = muT
+            settings.correctPolarization = polarization
+            let result = try StructureFactor.reduce(sample: sample, samplePath: path, background: backgroundPattern,
+                                                    backgroundPath: background, settings: settings, tables: tables)
+            let stem = (output as NSString).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
+            let header = try headerLines(path: path, settings: settings, result: result)
+            try write(stem + ".iq", header + ["columns: Q(1/A) I(e.u./atom) <f^2> <f>^2 Compton"],
+                      result.q.indices.map { [result.q[$0], result.intensity[$0], result.meanSquareF[$0], result.squareMeanF[$0], result.compton[$0]] })
+            try write(stem + ".sq", header + ["columns: Q(1/A) S(Q)"], result.q.indices.map { [result.q[$0], result.s[$0]] })
+            try write(stem + ".fq", header + ["columns: Q(1/A) F(Q)=Q[S(Q)-1] (1/A)"], result.q.indices.map { [result.q[$0], result.f[$0]] })
+            if let gr = result.pairDistribution {
+                try write(stem + ".gr", header + ["columns: r(A) G(r)(1/A^2) g(r)"], result.r.indices.map { [result.r[$0], result.g[$0], gr[$0]] })
+            } else {
+                try write(stem + ".gr", header + ["columns: r(A) G(r)(1/A^2)"], result.r.indices.map { [result.r[$0], result.g[$0]] })
+            }
+        }
+    }
+
+    private func headerLines(path: String, settings: StructureFactorSettings, result: StructureFactorResult) throws -> [String] {
+        func checksum(_ file: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: file) else { throw BeamlineError(path: file, "cannot be read") }
+            return SHA256.hex(of: [UInt8](data))
+        }
+        var lines = [
+            "beamline \(Beamline.version) sq (PDFgetX2-style reduction)",
+            "sample=\(path) sha256=\(try checksum(path))",
+            "background=\(background ?? "none")" + (background != nil ? " sha256=\(try checksum(background!))" : ""),
+            "composition=\(settings.composition.formula) fractions=\(settings.composition)",
+            String(format: "wavelength_A=%.6g bg_scale=%.6g qmin=%.6g qmax=%.6g rmax=%.6g rstep=%.6g lorch=%@", settings.wavelength, settings.backgroundScale, result.q.first!, result.q.last!, settings.rMax, settings.rStep, settings.lorch ? "true" : "false"),
+            "definition=\(settings.definition.rawValue) normalization=\(settings.normalization.rawValue) alpha=\(String(format: "%.8g", result.alpha)) density=\(settings.density.map { String($0) } ?? "none") eggert_rmin=\(settings.eggertRMin.map { String($0) } ?? "none")",
+            String(format: "breit_dirac_exponent=%.6g compton_attenuation=%.6g mu_t=%.6g polarization_corrected_here=%@", settings.breitDiracExponent, settings.comptonAttenuation, settings.muT, settings.correctPolarization ? "true" : "false"),
+            "form factors: \(settings.formFactors == .waasmaier1995 ? "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416" : "Hubbell & Overbo, J. Phys. Chem. Ref. Data 8 (1979) 69") (form_factors=\(settings.formFactors.rawValue)); Compton: Hubbell et al., J. Phys. Chem. Ref. Data 4 (1975) 471",
+        ]
+        if let calibration { lines.append("calibration=\(calibration)") }
+        return lines
+    }
+
+    private func write(_ path: String, _ header: [String], _ rows: [[Double]]) throws {
+        var text = header.map { "# " + $0 }.joined(separator: "\n") + "\n"
+        for row in rows { text += row.map { String(format: "%.8e", $0) }.joined(separator: " ") + "\n" }
+        try AtomicFile.write(text, to: path)
+    }
+}
