@@ -46,8 +46,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# Optimised tests: the suite integrates full-size detector images (against ../shared when
+# present), which takes seconds optimised and minutes unoptimised.
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test -c release -Xswiftc -enable-testing
 
 demo: release
 	$(RELEASE_BIN)/beamline info $(DEMO_IMAGE)

@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["Integration", "DetectorImage", "PatternIO", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage"]),
+        .testTarget(name: "StructureFactorTests", dependencies: ["StructureFactor", "PatternIO", "BeamlineSupport", "BeamlineNumerics", "Integration", "DetectorImage"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

@@ -151,4 +151,34 @@ struct CLITests {
         #expect(hot.stderr.contains(spectrum) && hot.stderr.contains("outside"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/point1.pressure"))
     }
+
+    @Test func sqWritesFilesAndRefusesUnknownElements() throws {
+        let dir = NSTemporaryDirectory() + "cli-sq-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var text = "# wavelength_A=0.3738\n# columns: q_A^-1 I sigma\n"
+        var background = "# columns: q_A^-1 I sigma\n"
+        var q = 0.3
+        while q < 12 {
+            text += String(format: "%.4f %.4f 1\n", q, 2000 + 500 * exp(-q / 3) + 300 * sin(2.5 * q) * exp(-0.3 * q))
+            background += String(format: "%.4f %.4f 1\n", q, 200 + 100 * exp(-q / 3))
+            q += 0.01
+        }
+        try text.write(toFile: dir + "/glass.xy", atomically: true, encoding: .utf8)
+        try background.write(toFile: dir + "/empty.xy", atomically: true, encoding: .utf8)
+        let ok = try Self.run(["sq", dir + "/glass.xy", "--background", dir + "/empty.xy", "--bg-scale", "0.9",
+                               "--composition", "Ce65Co25Al10", "--density", "0.035", "--lorch", "-o", dir + "/out"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        for ext in ["iq", "sq", "fq", "gr"] {
+            let content = try String(contentsOfFile: dir + "/out/glass.\(ext)", encoding: .utf8)
+            #expect(content.contains("composition=Ce65Co25Al10"))
+            #expect(content.contains("sha256="))
+            #expect(content.contains("bg_scale=0.9"))
+        }
+        let bad = try Self.run(["sq", dir + "/glass.xy", "--composition", "Ce65Qq35", "-o", dir + "/out2"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("Qq"))
+        let beyond = try Self.run(["sq", dir + "/glass.xy", "--composition", "SiO2", "--qmax", "30", "-o", dir + "/out3"])
+        #expect(beyond.status != 0)
+        #expect(beyond.stderr.contains("beyond the data"))
+    }
 }
