@@ -34,11 +34,12 @@ let package = Package(
         .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
         .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "StructureFactor", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
+        .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
