@@ -179,8 +179,13 @@ public struct Calibrator {
                 let r = distance * tan(twoTheta(j, wavelength: options.wavelength)) / pixel
                 if r >= maxR - 2 || n >= 8 { break }
                 if r < 10 { continue }
+                // The best value within ±2 % (at least ±3 px): the centre is approximate and a
+                // tilt makes rings ellipses.
+                let reach = max(6, Int(0.04 * r))
                 let k = Int(2 * r)
-                total += max(normalised[k], normalised[min(k + 1, normalised.count - 1)])
+                var best = 0.0
+                for i in max(0, k - reach) ... min(normalised.count - 1, k + reach) { best = max(best, normalised[i]) }
+                total += best
                 n += 1
             }
             return (n > 0 ? total / Double(n) : 0, n)
@@ -193,7 +198,7 @@ public struct Calibrator {
             if n >= 3 && s > best.0 { best = (s, d) }
             d *= 1.0005
         }
-        guard best.0 > 0.25 else {
+        guard best.0 > 0.2 else {
             throw BeamlineError(String(format: "the %@ rings do not match the image at %.4f Å (best comb score %.2f): wrong calibrant or wavelength?", options.calibrant.name, options.wavelength, best.0))
         }
         // Refine finely.
@@ -271,6 +276,45 @@ public struct Calibrator {
             points.append(ControlPoint(row: cy + rc * uy, column: cx + rc * ux, ring: ring))
         }
         return points
+    }
+
+    // MARK: - Checks
+
+    /// A strong ring in the image that the calibrant does not have means a wrong calibrant
+    /// (Si and CeO2, for instance, share most rings up to a change of distance).
+    func checkEveryRingIsExplained(_ g: DetectorGeometry, wavelength: Double) throws {
+        let maps = try GeometryMaps(geometry: g, unit: .twoThetaDegrees, chi: false, solidAngle: false, polarizationFactor: nil, corners: false)
+        let step = 0.01
+        var lo = Double.infinity, hi = 0.0
+        for i in maps.radial.indices where valid[i] { lo = min(lo, maps.radial[i]); hi = max(hi, maps.radial[i]) }
+        let bins = Int((hi - lo) / step) + 1
+        guard bins > 10 else { return }
+        var sum = [Double](repeating: 0, count: bins), count = sum
+        for i in maps.radial.indices where valid[i] {
+            let b = Int((maps.radial[i] - lo) / step)
+            sum[b] += Double(frame.pixels[i])
+            count[b] += 1
+        }
+        let mean = sum.indices.map { count[$0] >= 20 ? sum[$0] / count[$0] : 0 }
+        let half = Int(0.4 / step)
+        let peak = mean.indices.map { i -> Double in
+            guard count[i] >= 20 else { return 0 }
+            var base = Double.infinity
+            for j in max(0, i - half) ... min(bins - 1, i + half) where count[j] >= 20 { base = min(base, mean[j]) }
+            return mean[i] - base
+        }
+        let strongest = peak.max() ?? 0
+        guard strongest > 0 else { return }
+        let rings = reflections.indices.map { twoTheta($0, wavelength: wavelength) * 180 / .pi }
+        for i in 1 ..< bins - 1 where peak[i] > 0.15 * strongest && peak[i] >= peak[i - 1] && peak[i] >= peak[i + 1] {
+            let position = lo + (Double(i) + 0.5) * step
+            // Outer rings are weak; only rings well inside the detector count.
+            guard count[i] > 200 else { continue }
+            let nearest = rings.map { abs($0 - position) }.min() ?? .infinity
+            if nearest > 0.1 {
+                throw BeamlineError(String(format: "the image has a strong ring at 2θ = %.3f° that %@ does not have (nearest %@ ring %.3f° away): wrong calibrant?", position, options.calibrant.name, options.calibrant.name, nearest))
+            }
+        }
     }
 
     // MARK: - Refinement
@@ -353,6 +397,7 @@ public struct Calibrator {
             throw BeamlineError(String(format: "the refinement %@: RMS 2θ residual %.4f° (limit %.4f°) on %d points of %d rings; refusing to write a doubtful geometry",
                                        fit.converged ? "ended badly" : "did not converge", rmsDegrees, options.maximumRMS, points.count, rings.count))
         }
+        try checkEveryRingIsExplained(g, wavelength: wavelength)
         var sigma: [Parameter: Double] = [:]
         for (k, p) in Parameter.allCases.enumerated() where !options.fixed.contains(p) { sigma[p] = fit.uncertainties[k] * (p == .wavelength ? 1e-10 : 1) }
         return Result(geometry: g, uncertainties: sigma, rmsResidualDegrees: rmsDegrees, points: points, rings: rings,

@@ -1,0 +1,62 @@
+import DetectorImage
+import Foundation
+import Integration
+
+/// Synthetic calibrant images: Debye rings of a calibrant on a sloping background with
+/// Poisson noise, for a given geometry. Used to test calibration on geometries the
+/// real data do not cover, and by `beamline simulate`.
+public enum RingSimulator {
+    public static func image(geometry: DetectorGeometry, calibrant: Calibrant, ringWidthDegrees: Double = 0.04,
+                             peakCounts: Double = 3000, background: Double = 200, seed: UInt64 = 1) throws -> Frame {
+        let maps = try GeometryMaps(geometry: geometry, unit: .twoThetaRadians, chi: false, solidAngle: true,
+                                    polarizationFactor: 0.99, corners: false)
+        let lambda = geometry.wavelengthAngstrom!
+        let rings = calibrant.reflections().filter { lambda / (2 * $0.d) < 1 }.map { (2 * asin(lambda / (2 * $0.d)), Double($0.multiplicity)) }
+        let sigma = ringWidthDegrees * .pi / 180 / 2.3548
+        var rng = SplitMix(seed: seed)
+        var pixels = [Float](repeating: 0, count: maps.radial.count)
+        for i in pixels.indices {
+            let t = maps.radial[i]
+            var v = background * (1 + 0.5 * exp(-t / 0.2))
+            for (t0, m) in rings where abs(t - t0) < 6 * sigma {
+                let d = (t - t0) / sigma
+                v += peakCounts * min(m, 24) / 12 * exp(-0.5 * d * d) * exp(-t / 0.8)
+            }
+            v *= Double(maps.solidAngle![i] * maps.polarization![i])
+            pixels[i] = Float(rng.poisson(v))
+        }
+        return Frame(id: FrameID(path: "simulated", index: 0), width: geometry.width, height: geometry.height, pixels: pixels,
+                     pixelType: .uint32, metadata: ImageMetadata(wavelength: lambda, distance: geometry.distance,
+                                                                  pixelSizeX: geometry.pixel2, pixelSizeY: geometry.pixel1))
+    }
+}
+
+/// SplitMix64 random numbers with Poisson deviates (Knuth below 30, normal approximation above).
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    public mutating func poisson(_ mean: Double) -> Int {
+        guard mean > 0 else { return 0 }
+        if mean < 30 {
+            let limit = exp(-mean)
+            var k = 0, p = 1.0
+            repeat {
+                k += 1
+                p *= Double.random(in: 0 ..< 1, using: &self)
+            } while p > limit
+            return k - 1
+        }
+        let u1 = Double.random(in: Double.ulpOfOne ..< 1, using: &self), u2 = Double.random(in: 0 ..< 1, using: &self)
+        return max(0, Int((mean + (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2) * mean.squareRoot()).rounded()))
+    }
+}
