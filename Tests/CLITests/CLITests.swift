@@ -181,4 +181,23 @@ struct CLITests {
         #expect(beyond.status != 0)
         #expect(beyond.stderr.contains("beyond the data"))
     }
+
+    @Test func calibrateAndMaskFromTheCommandLine() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("IntegrationTests/Fixtures")
+        let dir = NSTemporaryDirectory() + "cli-cal-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A calibrant-free image cannot be calibrated: refused, no .poni written.
+        let refused = try Self.run(["calibrate", fixtures.appendingPathComponent("small.tif").path, "--calibrant", "CeO2",
+                                    "--wavelength", "0.6199", "--pixel", "172", "-o", dir + "/g.poni"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("small.tif"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/g.poni"))
+        let mask = try Self.run(["mask", fixtures.appendingPathComponent("small.tif").path, "--circle", "160,150,20",
+                                 "--rectangle", "0,0,10,300", "--low", "1", "-o", dir + "/m.edf"])
+        #expect(mask.status == 0, "\(mask.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/m.edf"))
+        let listing = try Self.run(["calibrant", "LaB6"])
+        #expect(listing.stdout.contains("4.156826 1 0 0 6"))
+    }
 }
