@@ -214,31 +214,6 @@ struct LatticeFitTests {
     }
 }
 
-/// Poisson deviates (Knuth's method below 30, normal approximation above).
-func poisson(_ mean: Double, _ rng: inout SeededGenerator) -> Int {
-    if mean < 30 {
-        let limit = exp(-mean)
-        var k = 0
-        var p = 1.0
-        repeat {
-            k += 1
-            p *= Double.random(in: 0 ..< 1, using: &rng)
-        } while p > limit
-        return k - 1
-    }
-    let u1 = Double.random(in: Double.ulpOfOne ..< 1, using: &rng), u2 = Double.random(in: 0 ..< 1, using: &rng)
-    let z = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    return max(0, Int((mean + z * mean.squareRoot()).rounded()))
-}
+func poisson(_ mean: Double, _ rng: inout SeededGenerator) -> Int { rng.poisson(mean) }
 
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SeededGenerator = SplitMix
