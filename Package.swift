@@ -34,12 +34,13 @@ let package = Package(
         .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
         .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "StructureFactor", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
+        .target(name: "Analysis", dependencies: ["BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration", "Analysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage"]),
         .testTarget(name: "StructureFactorTests", dependencies: ["StructureFactor", "PatternIO", "BeamlineSupport", "BeamlineNumerics", "Integration", "DetectorImage"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],
