@@ -161,7 +161,7 @@ public enum CCP4Pack {
     ///
     /// - Parameter wordSized: predict with 16-bit word arithmetic as MAR's scanner
     ///   software does (values taken modulo 65536) instead of 32-bit integers.
-    public static func encode(_ pixels: [Int32], width x: Int, wordSized: Bool = false) -> [UInt8] {
+    public static func encode(_ pixels: [Int32], width x: Int, wordSized: Bool = false, version: Version = .v1) -> [UInt8] {
         let total = pixels.count
         let values = wordSized ? pixels.map { Int32(Int16(truncatingIfNeeded: $0)) } : pixels
         var differences = [Int32](repeating: 0, count: total)
@@ -176,31 +176,34 @@ public enum CCP4Pack {
             }
             differences[pixel] = wordSized ? Int32(Int16(truncatingIfNeeded: values[pixel] &- prediction)) : values[pixel] &- prediction
         }
+        let widths = version == .v1 ? v1BitWidths : [0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32]
+        let codeBits = version == .v1 ? 3 : 4
         func widthCode(_ d: Int32) -> Int {
             if d == 0 { return 0 }
-            for code in 1 ..< 7 {
-                let half = Int32(1) << Int32(v1BitWidths[code] - 1)
+            for code in 1 ..< widths.count - 1 {
+                let half = Int32(1) << Int32(widths[code] - 1)
                 if d >= -half && d < half { return code }
             }
-            return 7
+            return widths.count - 1
         }
         let codes = differences.map(widthCode)
         var writer = BitWriter()
         var pixel = 0
         while pixel < total {
             // Best block starting here: minimise bits per pixel, prefer longer blocks.
-            var best = (countCode: 0, widthCode: codes[pixel], cost: Double(6 + v1BitWidths[codes[pixel]]))
+            let header = 3 + codeBits
+            var best = (countCode: 0, widthCode: codes[pixel], cost: Double(header + widths[codes[pixel]]))
             var widest = codes[pixel]
             for countCode in 1 ... 7 {
                 let count = 1 << countCode
                 if pixel + count > total { break }
                 for i in (pixel + (count >> 1)) ..< (pixel + count) { widest = max(widest, codes[i]) }
-                let cost = Double(6 + count * v1BitWidths[widest]) / Double(count)
+                let cost = Double(header + count * widths[widest]) / Double(count)
                 if cost <= best.cost { best = (countCode, widest, cost) }
             }
             writer.put(UInt64(best.countCode), bits: 3)
-            writer.put(UInt64(best.widthCode), bits: 3)
-            let bits = v1BitWidths[best.widthCode]
+            writer.put(UInt64(best.widthCode), bits: codeBits)
+            let bits = widths[best.widthCode]
             let count = 1 << best.countCode
             if bits > 0 {
                 let mask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1

@@ -24,10 +24,25 @@ public struct StructureFactorSettings: Sendable {
         case kroghMoe = "krogh-moe"
     }
 
+    /// How the background scale is chosen.
+    public enum BackgroundScaling: Sendable, Equatable {
+        /// As given.
+        case fixed(Double)
+        /// The largest scale that keeps the subtracted intensity non-negative everywhere in
+        /// the Q range (times a safety factor, 0.98 by default).
+        case nonNegative(safety: Double)
+        /// Sample and scaled background integrate to the same over [from, to] Å⁻¹ (a region
+        /// where the sample scatters little beyond the container's).
+        case match(from: Double, to: Double)
+    }
+
     public var composition: Composition
     /// Wavelength in Å.
     public var wavelength: Double
     public var backgroundScale = 1.0
+    public var backgroundScaling: BackgroundScaling?
+    /// Anomalous dispersion f′ per element (electrons), added to f0.
+    public var fPrime: [String: Double] = [:]
     public var qMin = 0.5
     public var qMax: Double?
     public var rMax = 20.0
@@ -105,12 +120,35 @@ public enum StructureFactor {
                 throw BeamlineError(path: backgroundPath, String(format: "the background covers %.3f-%.3f Å⁻¹, less than the Q range %.3f-%.3f Å⁻¹", bq.first!, bq.last!, settings.qMin, qMax))
             }
         }
+        var backgroundScale = settings.backgroundScale
+        if let scaling = settings.backgroundScaling, background != nil {
+            let inRange = qs.indices.filter { qs[$0] >= settings.qMin && qs[$0] <= qMax }
+            let pairs = inRange.map { (qs[$0], sample.intensity[$0], Interpolation.linear(bq, bi, at: qs[$0]) ?? 0) }
+            // Matching may use any part of the data, also below Q_min.
+            let everywhere = qs.indices.compactMap { i in Interpolation.linear(bq, bi, at: qs[i]).map { (qs[i], sample.intensity[i], $0) } }
+            switch scaling {
+            case let .fixed(value): backgroundScale = value
+            case let .nonNegative(safety):
+                let ratios = pairs.filter { $0.2 > 0 }.map { $0.1 / $0.2 }
+                guard let smallest = ratios.min(), smallest > 0 else {
+                    throw BeamlineError(path: backgroundPath, "the background is larger than the sample somewhere at any positive scale")
+                }
+                backgroundScale = safety * smallest
+            case let .match(from, to):
+                let region = everywhere.filter { $0.0 >= from && $0.0 <= to }
+                let b = region.reduce(0) { $0 + $1.2 }
+                guard region.count >= 3, b > 0 else {
+                    throw BeamlineError(path: backgroundPath, String(format: "no background intensity to match in %.2f-%.2f Å⁻¹", from, to))
+                }
+                backgroundScale = region.reduce(0) { $0 + $1.1 } / b
+            }
+        }
         var q: [Double] = [], corrected: [Double] = []
         var positive = 0
         for (i, x) in qs.enumerated() where x >= settings.qMin && x <= qMax {
             var v = sample.intensity[i]
             if background != nil {
-                v -= settings.backgroundScale * (Interpolation.linear(bq, bi, at: x) ?? 0)
+                v -= backgroundScale * (Interpolation.linear(bq, bi, at: x) ?? 0)
             }
             let twoTheta = 2 * asin(min(1, x * settings.wavelength / (4 * .pi)))
             if settings.correctPolarization { v /= 0.5 * (1 + cos(twoTheta) * cos(twoTheta)) }
@@ -126,7 +164,7 @@ public enum StructureFactor {
         }
         guard q.count >= 10 else { throw BeamlineError(path: samplePath, "fewer than 10 points in the Q range") }
         if background != nil && positive == 0 {
-            throw BeamlineError(path: backgroundPath, "the scaled background (×\(settings.backgroundScale)) is larger than the sample everywhere; check --bg-scale")
+            throw BeamlineError(path: backgroundPath, "the scaled background (×\(backgroundScale)) is larger than the sample everywhere; check --bg-scale")
         }
         // Form factors and Compton scattering of the composition.
         let c = settings.composition
@@ -136,7 +174,7 @@ public enum StructureFactor {
             let twoTheta = 2 * asin(min(1, x * settings.wavelength / (4 * .pi)))
             let breitDirac = pow(1 + comptonWavelength / settings.wavelength * (1 - cos(twoTheta)), -settings.breitDiracExponent)
             for (k, element) in c.elements.enumerated() {
-                let f = tables.formFactor(element, q: x, source: settings.formFactors)
+                let f = tables.formFactor(element, q: x, source: settings.formFactors) + (settings.fPrime[element] ?? 0)
                 meanF[i] += c.fractions[k] * f
                 meanF2[i] += c.fractions[k] * f * f
                 compton[i] += c.fractions[k] * tables.incoherent(zs[k], q: x)
@@ -181,7 +219,7 @@ public enum StructureFactor {
         let gr = settings.density.map { rho in r.indices.map { 1 + g[$0] / (4 * .pi * rho * r[$0]) } }
         return StructureFactorResult(q: q, intensity: corrected.map { $0 * alpha }, meanSquareF: meanF2, squareMeanF: squareMeanF,
                                      compton: compton, s: s, f: f, r: r, g: g, pairDistribution: gr, alpha: alpha,
-                                     backgroundScale: settings.backgroundScale)
+                                     backgroundScale: backgroundScale)
     }
 
     static func normalization(q: [Double], intensity: [Double], meanF2: [Double], squareMeanF: [Double], compton: [Double],

@@ -24,14 +24,23 @@ struct SQCommand: ParsableCommand {
     @Option(help: "Empty-cell (container) background pattern.")
     var background: String?
 
-    @Option(help: "Background scale factor.")
-    var bgScale = 1.0
+    @Option(help: "Background scale factor: a number, 'auto' (largest scale keeping the difference non-negative, ×0.98), or 'match:QA:QB' (equal integrals over QA-QB Å⁻¹).")
+    var bgScale = "1"
 
-    @Option(help: "Composition, e.g. Ce65Co25Al10, SiO2, (Ce0.65Co0.25Al0.10).")
-    var composition: String
+    @Option(help: "Composition, e.g. Ce65Co25Al10, SiO2, (Ce0.65Co0.25Al0.10) (required, here or in --config).")
+    var composition: String?
 
     @Option(help: "Wavelength in Å (default: from the pattern's header).")
     var wavelength: Double?
+
+    @Option(help: "Photon energy in keV (instead of --wavelength).")
+    var energy: Double?
+
+    @Option(help: "Anomalous dispersion f′ of an element, e.g. Ce=-1.2 (electrons). Repeatable.")
+    var fPrime: [String] = []
+
+    @Option(help: "Read options from a file of `option = value` lines (names as on the command line, without --); the command line wins.")
+    var config: String?
 
     @Option(help: "Lowest Q used, Å⁻¹.")
     var qmin = 0.5
@@ -75,13 +84,42 @@ struct SQCommand: ParsableCommand {
     @Flag(help: "Correct for polarization (only for patterns that are not yet corrected).")
     var polarization = false
 
-    @Option(name: [.short, .customLong("output")], help: "Output directory.")
-    var output: String
+    @Option(name: [.short, .customLong("output")], help: "Output directory (required, here or in --config).")
+    var output: String?
 
     @Option(help: "Directory holding calibration tables.")
     var calibration: String?
 
+    /// Command-line words from a config file of `option = value` lines (`flag = true` for flags).
+    static func arguments(fromConfig path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw BeamlineError(path: path, "no such config file") }
+        var words: [String] = []
+        for (number, raw) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?.trimmingCharacters(in: .whitespaces) ?? ""
+            if line.isEmpty { continue }
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty else { throw BeamlineError(path: path, "line \(number + 1) is not option = value") }
+            let option = "--" + parts[0].replacingOccurrences(of: "_", with: "-")
+            switch parts[1].lowercased() {
+            case "true", "yes": words.append(option)
+            case "false", "no": break
+            default: words += [option, parts[1]]
+            }
+        }
+        return words
+    }
+
     func run() throws {
+        if let config {
+            // Options from the file first: later (command-line) values win.
+            let commandLine = Array(CommandLine.arguments.drop { $0 != "sq" }.dropFirst())
+            var merged = try SQCommand.parse(try Self.arguments(fromConfig: config) + commandLine)
+            merged.config = nil
+            try merged.run()
+            return
+        }
+        guard let composition else { throw ValidationError("missing --composition") }
+        guard let output else { throw ValidationError("missing --output") }
         let directory = try CalibrationDirectory.locate(override: calibration)
         let tables = try ScatteringTables(calibrationDirectory: directory)
         let parsed = try Composition(composition) { tables.atomicNumber($0) != nil }
@@ -93,17 +131,40 @@ struct SQCommand: ParsableCommand {
         }
         guard let source = FormFactorSource(rawValue: formFactors) else { throw ValidationError("unknown form factors \(formFactors)") }
         let backgroundPattern = try background.map { try PatternFile.read($0) }
+        var anomalous: [String: Double] = [:]
+        for item in fPrime {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let v = Double(parts[1]), tables.atomicNumber(String(parts[0])) != nil else {
+                throw ValidationError("bad --f-prime \(item) (use Element=value)")
+            }
+            anomalous[String(parts[0])] = v
+        }
+        let scaling: StructureFactorSettings.BackgroundScaling
+        if bgScale == "auto" {
+            scaling = .nonNegative(safety: 0.98)
+        } else if bgScale.hasPrefix("match:") {
+            let v = bgScale.dropFirst(6).split(separator: ":").compactMap { Double($0) }
+            guard v.count == 2, v[0] < v[1] else { throw ValidationError("--bg-scale match:QA:QB needs two increasing numbers") }
+            scaling = .match(from: v[0], to: v[1])
+        } else if let v = Double(bgScale), v >= 0 {
+            scaling = .fixed(v)
+        } else {
+            throw ValidationError("bad --bg-scale \(bgScale)")
+        }
+        if energy != nil && wavelength != nil { throw ValidationError("give --wavelength or --energy, not both") }
+        let givenWavelength = wavelength ?? energy.map { 12.398419843320026 / $0 }  // hc in keV·Å (CODATA 2018)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         for path in patterns {
             let sample = try PatternFile.read(path)
-            guard let lambda = wavelength ?? sample.headerValue("wavelength_A").flatMap(Double.init) else {
+            guard let lambda = givenWavelength ?? sample.headerValue("wavelength_A").flatMap(Double.init) else {
                 throw BeamlineError(path: path, "no wavelength: give --wavelength (Å); the pattern's header states none")
             }
             if polarization, sample.headerValue("polarization_factor").map({ $0 != "none" }) == true {
                 throw BeamlineError(path: path, "--polarization: this pattern was already corrected for polarization by the integrator")
             }
             var settings = StructureFactorSettings(composition: parsed, wavelength: lambda)
-            settings.backgroundScale = bgScale
+            settings.backgroundScaling = scaling
+            settings.fPrime = anomalous
             settings.qMin = qmin
             settings.qMax = qmax
             settings.rMax = rmax
@@ -144,7 +205,8 @@ struct SQCommand: ParsableCommand {
             "sample=\(path) sha256=\(try checksum(path))",
             "background=\(background ?? "none")" + (background != nil ? " sha256=\(try checksum(background!))" : ""),
             "composition=\(settings.composition.formula) fractions=\(settings.composition)",
-            String(format: "wavelength_A=%.6g bg_scale=%.6g qmin=%.6g qmax=%.6g rmax=%.6g rstep=%.6g lorch=%@", settings.wavelength, settings.backgroundScale, result.q.first!, result.q.last!, settings.rMax, settings.rStep, settings.lorch ? "true" : "false"),
+            "f_prime=\(settings.fPrime.isEmpty ? "none" : settings.fPrime.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","))",
+            String(format: "wavelength_A=%.6g bg_scale=%.6g qmin=%.6g qmax=%.6g rmax=%.6g rstep=%.6g lorch=%@", settings.wavelength, result.backgroundScale, result.q.first!, result.q.last!, settings.rMax, settings.rStep, settings.lorch ? "true" : "false"),
             "definition=\(settings.definition.rawValue) normalization=\(settings.normalization.rawValue) alpha=\(String(format: "%.8g", result.alpha)) density=\(settings.density.map { String($0) } ?? "none") eggert_rmin=\(settings.eggertRMin.map { String($0) } ?? "none")",
             String(format: "breit_dirac_exponent=%.6g compton_attenuation=%.6g mu_t=%.6g polarization_corrected_here=%@", settings.breitDiracExponent, settings.comptonAttenuation, settings.muT, settings.correctPolarization ? "true" : "false"),
             "form factors: \(settings.formFactors == .waasmaier1995 ? "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416" : "Hubbell & Overbo, J. Phys. Chem. Ref. Data 8 (1979) 69") (form_factors=\(settings.formFactors.rawValue)); Compton: Hubbell et al., J. Phys. Chem. Ref. Data 4 (1975) 471",

@@ -174,6 +174,12 @@ struct CLITests {
             #expect(content.contains("sha256="))
             #expect(content.contains("bg_scale=0.9"))
         }
+        // Options from a config file; the command line wins.
+        try "composition = SiO2\nbackground = \(dir)/empty.xy\nbg_scale = 0.5\nlorch = true\n".write(toFile: dir + "/sq.conf", atomically: true, encoding: .utf8)
+        let configured = try Self.run(["sq", dir + "/glass.xy", "--config", dir + "/sq.conf", "--bg-scale", "0.7", "-o", dir + "/out4"])
+        #expect(configured.status == 0, "\(configured.stderr)")
+        let header = try String(contentsOfFile: dir + "/out4/glass.sq", encoding: .utf8)
+        #expect(header.contains("composition=SiO2") && header.contains("bg_scale=0.7") && header.contains("lorch=true"))
         let bad = try Self.run(["sq", dir + "/glass.xy", "--composition", "Ce65Qq35", "-o", dir + "/out2"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("Qq"))

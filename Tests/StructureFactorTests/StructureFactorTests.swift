@@ -180,6 +180,41 @@ struct ReductionTests {
         }
     }
 
+    /// Automatic background scales: "match" recovers the true scale where the sample does
+    /// not scatter; "auto" never exceeds what keeps the difference non-negative.
+    @Test func backgroundScaling() throws {
+        let composition = try Composition("SiO2") { Self.tables.atomicNumber($0) != nil }
+        let q = stride(from: 0.2, through: 12, by: 0.01).map { $0 }
+        let background = q.map { 500 + 300 * exp(-$0 / 2) }
+        // The sample scatters only above 1 Å⁻¹ here.
+        let sample = q.indices.map { 0.8 * background[$0] + ($0 > 100 ? 200 * (1 - exp(-q[$0])) : 0) }
+        var settings = StructureFactorSettings(composition: composition, wavelength: 0.5)
+        settings.backgroundScaling = .match(from: 0.2, to: 0.9)
+        let matched = try StructureFactor.reduce(sample: Pattern(unit: "q_A^-1", x: q, intensity: sample), samplePath: "s",
+                                                 background: Pattern(unit: "q_A^-1", x: q, intensity: background), backgroundPath: "b",
+                                                 settings: settings, tables: Self.tables)
+        #expect(abs(matched.backgroundScale - 0.8) < 1e-9)
+        settings.backgroundScaling = .nonNegative(safety: 0.98)
+        let auto = try StructureFactor.reduce(sample: Pattern(unit: "q_A^-1", x: q, intensity: sample), samplePath: "s",
+                                              background: Pattern(unit: "q_A^-1", x: q, intensity: background), backgroundPath: "b",
+                                              settings: settings, tables: Self.tables)
+        #expect(auto.backgroundScale <= 0.8 && auto.backgroundScale > 0.78)
+    }
+
+    /// f′ shifts the form factor by a constant: ⟨f⟩ of a one-element sample moves by f′.
+    @Test func anomalousDispersion() throws {
+        let composition = try Composition("Au") { Self.tables.atomicNumber($0) != nil }
+        let q = stride(from: 0.5, through: 10, by: 0.01).map { $0 }
+        var settings = StructureFactorSettings(composition: composition, wavelength: 0.5)
+        let sample = Pattern(unit: "q_A^-1", x: q, intensity: q.map { 3000 * exp(-$0 / 8) })
+        let plain = try StructureFactor.reduce(sample: sample, samplePath: "s", background: nil, backgroundPath: nil, settings: settings, tables: Self.tables)
+        settings.fPrime = ["Au": -5]
+        let shifted = try StructureFactor.reduce(sample: sample, samplePath: "s", background: nil, backgroundPath: nil, settings: settings, tables: Self.tables)
+        for i in [0, 300, 900] {
+            #expect(abs(shifted.squareMeanF[i].squareRoot() - (plain.squareMeanF[i].squareRoot() - 5)) < 1e-9)
+        }
+    }
+
     @Test func badInput() throws {
         let composition = try Composition("SiO2") { Self.tables.atomicNumber($0) != nil }
         let q = stride(from: 0.5, through: 10, by: 0.01).map { $0 }
