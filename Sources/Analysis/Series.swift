@@ -122,6 +122,58 @@ public struct Segmented: Sendable {
     }
 }
 
+/// Transitions of a quantity sampled at a few pressures, read from its finite-difference
+/// slopes sₖ = Δy/ΔP between neighbouring points:
+///
+/// - a discontinuous step in gap k when the rise across it exceeds what either neighbouring
+///   slope predicts by more than three times the point uncertainty σ:
+///   (sₖ − max(sₖ₋₁, sₖ₊₁))·ΔPₖ > 3σ (for a rising quantity; falling ones by symmetry);
+/// - a smooth transition (change of compressibility) at an interior point where the slope
+///   changes by more than `relativeChange` and by more than the uncertainty of the slopes,
+///   away from a step.
+///
+/// This keeps to what a handful of pressures can support; the segments between transitions
+/// are then fitted as straight lines.
+public enum TransitionFinder {
+    public static func find(pressure: [Double], value: [Double], sigma: Double, relativeChange: Double = 0.2) -> [Segmented.Breakpoint] {
+        let order = pressure.indices.sorted { pressure[$0] < pressure[$1] }
+        let p = order.map { pressure[$0] }, y = order.map { value[$0] }
+        guard p.count >= 4 else { return [] }
+        var gaps: [Double] = [], slopes: [Double] = []
+        for i in 1 ..< p.count {
+            let gap: Double = p[i] - p[i - 1]
+            gaps.append(gap)
+            slopes.append((y[i] - y[i - 1]) / max(gap, 1e-12))
+        }
+        let rise: Double = y[y.count - 1] - y[0]
+        let direction: Double = rise >= 0 ? 1 : -1
+        var result: [Segmented.Breakpoint] = []
+        var stepGaps = Set<Int>()
+        for k in 1 ..< slopes.count - 1 {
+            let here: Double = direction * slopes[k]
+            let neighbours: Double = max(direction * slopes[k - 1], direction * slopes[k + 1])
+            let excess: Double = here - neighbours
+            if excess * gaps[k] > 3 * sigma {
+                stepGaps.insert(k)
+                result.append(Segmented.Breakpoint(position: (p[k] + p[k + 1]) / 2, sigma: gaps[k] / 2,
+                                                   jump: direction * excess * gaps[k], discontinuous: true))
+            }
+        }
+        for j in 1 ..< slopes.count where !stepGaps.contains(j) && !stepGaps.contains(j - 1) {
+            let before = slopes[j - 1], after = slopes[j]
+            let change = after - before
+            let inverseGaps: Double = 1 / gaps[j - 1] + 1 / gaps[j]
+            let slopeSigma: Double = sigma * 2.0.squareRoot() * inverseGaps
+            let largest: Double = max(abs(before), abs(after))
+            guard abs(change) > relativeChange * largest, abs(change) > 3 * slopeSigma else { continue }
+            // The largest change within a run of neighbouring candidates.
+            if let last = result.last, !last.discontinuous, abs(last.position - p[j]) < 1e-9 { continue }
+            result.append(Segmented.Breakpoint(position: p[j], sigma: min(gaps[j - 1], gaps[j]) / 2, jump: 0, discontinuous: false))
+        }
+        return result.sorted { $0.position < $1.position }
+    }
+}
+
 /// Sign of the thermal expansion between two isotherms, pressure window by window: at a
 /// given pressure a larger Q1 at the higher temperature means a smaller volume, i.e.
 /// negative thermal expansion.

@@ -74,9 +74,12 @@ struct SeriesCommand: ParsableCommand {
             let quantities: [(String, [Double])] = [("Q1", g.map(\.q1)), ("Q2", g.map(\.q2)), ("FWHM", g.map(\.fwhm)),
                                                     ("Q2/Q1", g.map(\.ratio)), ("V", g.map { $0.volumeCubic ?? .nan })]
             for (name, values) in quantities where values.allSatisfy(\.isFinite) {
+                // Point uncertainty: the fits' σ, but not below the scatter such data show (10⁻³ of the value).
+                let sigma = max(g.map(\.q1Sigma).max() ?? 0, 1e-3 * (values.map(abs).max() ?? 1))
+                let found = TransitionFinder.find(pressure: p, value: values, sigma: sigma)
                 let fit = Segmented.fit(x: p, y: values, maxBreakpoints: maxBreakpoints)
                 segments[name] = zip(fit.starts, fit.lines).map { [$0.0, $0.1.0, $0.1.1] }
-                for b in fit.breakpoints {
+                for b in found {
                     transitions.append(Transition(quantity: name, pressure_GPa: b.position, sigma_GPa: b.sigma, jump: b.jump,
                                                   kind: b.discontinuous ? "discontinuous" : "smooth"))
                 }
