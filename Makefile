@@ -7,7 +7,6 @@
 
 SWIFT ?= swift
 RELEASE_BIN = .build/release
-DEMO_IMAGE = Tests/DetectorImageTests/Fixtures/sample.mar2300
 
 .PHONY: all deps build release test demo bench clean
 
@@ -51,12 +50,16 @@ release: deps
 test: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing
 
+# The main job on an embedded default: simulate a DAC run (two isotherms, ruby spectra),
+# then calibrate, mask, integrate, measure pressures, reduce to S(Q) and G(r), fit the peaks,
+# analyse the series and write the report, all through pipelines/example.
 demo: release
-	$(RELEASE_BIN)/beamline info $(DEMO_IMAGE)
+	$(MAKE) -C pipelines/example -j2 BEAMLINE=$(abspath $(RELEASE_BIN))/beamline
+	@echo "report: $(abspath pipelines/example/out/report.html)"
 
 bench: release
 	bash bench/mar345_decode.sh
 	bash bench/integrate.sh
 
 clean:
-	rm -rf .build bench/out
+	rm -rf .build bench/out pipelines/example/data pipelines/example/out

@@ -34,13 +34,14 @@ let package = Package(
         .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
         .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "StructureFactor", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
+        .target(name: "Simulation", dependencies: ["Calibration", "StructureFactor", "Pressure", "Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "Analysis", dependencies: ["BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration", "Analysis",
+                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration", "Analysis", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

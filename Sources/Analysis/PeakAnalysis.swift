@@ -44,9 +44,10 @@ public struct PeakAnalysis: Sendable {
         let excluded = excludeSharp ? sharpFeatures(q: q, y: s) : [Bool](repeating: false, count: q.count)
         let usable = q.indices.filter { !excluded[$0] }
         guard usable.count > 20 else { throw BeamlineError(path: path, "too few points for a peak analysis") }
-        // First maximum: the highest point beyond 1 Å⁻¹ (below, a DAC's small-angle tail dominates).
-        guard let i1 = usable.filter({ q[$0] > 1.0 }).max(by: { s[$0] < s[$1] }) else {
-            throw BeamlineError(path: path, "no data beyond Q = 1 Å⁻¹")
+        // First maximum: the highest point between 1 and 6 Å⁻¹ (below, a DAC's small-angle
+        // tail dominates; far above, noise divided by a small ⟨f⟩² can exceed it).
+        guard let i1 = usable.filter({ q[$0] > 1.0 && q[$0] < 6.0 }).max(by: { s[$0] < s[$1] }) else {
+            throw BeamlineError(path: path, "no data between Q = 1 and 6 Å⁻¹")
         }
         let first = try fitMaximum(q: q, y: s, usable: usable, near: q[i1], halfWindow: 0.35, path: path, label: "first")
         // Second maximum: the highest point between 1.5 and 2.1 × Q1.

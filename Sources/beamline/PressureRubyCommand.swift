@@ -43,6 +43,9 @@ struct PressureRubyCommand: ParsableCommand {
     @Flag(help: "Do not write .pressure files.")
     var noWrite = false
 
+    @Option(help: "Write the .pressure files into this directory instead of beside the spectra.")
+    var outputDir: String?
+
     @Option(help: "Directory holding calibration tables (default: found from the executable, or $BEAMLINE_CALIBRATION).")
     var calibration: String?
 
@@ -102,7 +105,7 @@ struct PressureRubyCommand: ParsableCommand {
                     ("pressure_GPa", fmt(p.pressure)), ("pressure_sigma_GPa", fmt(p.sigma)),
                 ]
                 try AtomicFile.write(PressureFile.text(lines, header: ["beamline \(Beamline.version) pressure ruby", "scale: \(chosen.reference)", "temperature correction: \(ruby.temperatureShift.reference)"]),
-                                     to: PressureFile.path(beside: path))
+                                     to: outputDir.map { ($0 as NSString).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".pressure") } ?? PressureFile.path(beside: path))
             }
         }
         if json {

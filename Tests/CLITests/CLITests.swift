@@ -206,4 +206,58 @@ struct CLITests {
         let listing = try Self.run(["calibrant", "LaB6"])
         #expect(listing.stdout.contains("4.156826 1 0 0 6"))
     }
+
+    /// The example pipeline on a generated run, twice: the second `make` does nothing, and
+    /// touching the calibrant redoes the geometry and everything after it.
+    @Test func examplePipelineRunsAndRerunsOnlyWhatChanged() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = NSTemporaryDirectory() + "pipeline-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir + "/pipelines/example", withIntermediateDirectories: true)
+        for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.mk"] {
+            try FileManager.default.copyItem(atPath: repository.appendingPathComponent(file).path, toPath: dir + "/" + file)
+        }
+        func make(_ extra: [String] = []) throws -> Result {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["make", "-C", dir + "/pipelines/example", "-j2", "BEAMLINE=\(Self.executable.path)"] + extra
+            var environment = ProcessInfo.processInfo.environment
+            environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
+            process.environment = environment
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        }
+        func commands(_ r: Result) -> [String] {
+            r.stdout.split(separator: "\n").compactMap { line in
+                line.contains(Self.executable.path + " ") ? String(line.split(separator: " ")[1]) : nil
+            }
+        }
+        let first = try make()
+        #expect(first.status == 0, "\(first.stderr)")
+        let report = dir + "/pipelines/example/out/report.html"
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("Q1 (1/Å) against pressure") && html.contains("glass_390K_06"))
+        let second = try make()
+        #expect(second.status == 0)
+        #expect(commands(second).isEmpty, "second make ran: \(commands(second))")
+        // Touch the calibrant: geometry and everything after it, but no pressures.
+        let calibrant = dir + "/pipelines/example/data/images/CeO2.mar640"
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calibrant)
+        let third = try make()
+        let ran = commands(third)
+        #expect(third.status == 0)
+        #expect(ran.filter { $0 == "calibrate" }.count == 1)
+        #expect(ran.filter { $0 == "integrate" }.count == 15)
+        #expect(ran.filter { $0 == "sq" }.count == 14)
+        #expect(ran.contains("report") && !ran.contains("pressure"))
+        // A changed composition redoes S(Q) and what follows only.
+        let fourth = try make(["COMPOSITION=Ce60Co30Al10"])
+        let again = commands(fourth)
+        #expect(!again.contains("integrate") && again.filter { $0 == "sq" }.count == 14)
+    }
 }
