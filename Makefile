@@ -1,6 +1,7 @@
 # beamline — data reduction for diamond-anvil-cell X-ray diffraction.
 #
-#   make deps    install the C libraries (libtiff, libhdf5) with apt-get if pkg-config cannot find them
+#   make deps    install the C libraries (libtiff, libhdf5) with apt-get if pkg-config cannot find them,
+#                and Debian's chromium (the tests render the HTML report headless)
 #   make demo    build and run the main job on the bundled default data
 #   make test    build and run the test suite
 #   make bench   benchmarks against fabio/pyFAI (release build; installs them into bench/.venv)
@@ -22,6 +23,7 @@ deps:
 	else \
 	  missing="$$missing libtiff-dev libhdf5-dev"; \
 	fi; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \

@@ -242,6 +242,24 @@ struct CLITests {
         let report = dir + "/pipelines/example/out/report.html"
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("Q1 (1/Å) against pressure") && html.contains("glass_390K_06"))
+        // Rendered in headless Chromium: the page's text after layout holds the plots and the table.
+        if let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            let browser = Process()
+            browser.executableURL = URL(fileURLWithPath: chromium)
+            browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + report]
+            let out = Pipe()
+            browser.standardOutput = out
+            browser.standardError = FileHandle.nullDevice
+            try browser.run()
+            let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            browser.waitUntilExit()
+            #expect(browser.terminationStatus == 0)
+            #expect(dom.contains("<h2>Calibration</h2>") && dom.contains("S(Q), offset 0.5") && dom.contains("G(r), offset 2"))
+            #expect(dom.components(separatedBy: "<svg").count >= 9, "plots missing from the rendered page")
+            #expect(dom.components(separatedBy: "<tr>").count - 1 == 15)  // header + 14 points
+        } else {
+            print("skipped: no chromium to render the report (make deps installs it)")
+        }
         let second = try make()
         #expect(second.status == 0)
         #expect(commands(second).isEmpty, "second make ran: \(commands(second))")

@@ -13,3 +13,5 @@ BG_SCALE = 0.93
 BINS = 1500
 POLARIZATION = 0.99
 RUBY_SCALE = shen2020
+# The detector's inscribed circle ends near 13.9 1/A: beyond, rings are partial and noisy.
+SQ_OPTIONS = --qmax 13.5 --lorch --rmax 15
