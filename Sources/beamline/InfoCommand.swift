@@ -79,9 +79,7 @@ struct InfoCommand: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summaries), as: UTF8.self))
+            print(try JSONOutput.string(summaries))
         }
     }
 

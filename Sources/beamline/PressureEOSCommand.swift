@@ -93,9 +93,7 @@ struct PressureEOSCommand: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            print(try JSONOutput.string(rows))
         } else {
             print("file\tpeaks\ta (Å)\t± (Å)\tV (Å³)\tT (K)\tP (GPa)\t± (GPa)")
             for r in rows {

@@ -109,9 +109,7 @@ struct PressureRubyCommand: ParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            print(try JSONOutput.string(rows))
         } else {
             print("file\tR1 (nm)\t± (nm)\tT (K)\tP (GPa)\t± (GPa)")
             for r in rows {

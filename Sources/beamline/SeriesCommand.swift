@@ -105,9 +105,7 @@ struct SeriesCommand: ParsableCommand {
             }
         }
         let result = Output(isotherms: isotherms, thermal_expansion: windows, relaxation: relaxation)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(result), to: output)
+        try AtomicFile.write(try JSONOutput.data(result), to: output)
         for iso in isotherms {
             print(String(format: "%.0f K (%d points):", iso.temperature_K, iso.points))
             for t in iso.transitions where t.quantity == "Q1" || t.quantity == "V" {
