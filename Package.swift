@@ -55,7 +55,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Integration", "DetectorImage", "PatternIO", "BeamlineSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage"]),
+        .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage", "Analysis"]),
         .testTarget(name: "StructureFactorTests", dependencies: ["StructureFactor", "PatternIO", "BeamlineSupport", "BeamlineNumerics", "Integration", "DetectorImage"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"]),

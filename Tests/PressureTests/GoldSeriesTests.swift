@@ -1,3 +1,4 @@
+import Analysis
 import DetectorImage
 import Foundation
 import Integration
@@ -30,6 +31,34 @@ struct GoldSeriesTests {
             let p = eos.pressure(volume: fit.volume, temperature: 390)
             #expect(abs(p - truth[index]["pressure_GPa"]!) < 0.1, "frame \(index): \(p) vs \(truth[index]["pressure_GPa"]!)")
             #expect(abs(fit.latticeParameter - truth[index]["au_a_A"]!) < 2e-4)
+        }
+    }
+
+    /// Q1 of the glass against time in the gold series follows the true trend: its changes
+    /// from the first frame match truth.json's to 0.0003 Å⁻¹ (the level differs: Q1 here is
+    /// the maximum of I(Q), the truth's of S(Q)).
+    @Test func relaxationTrend() throws {
+        guard let shared = Paths.shared else {
+            print("skipped: ../shared is not present (gold time series)")
+            return
+        }
+        let gold = shared + "/data/dev-run/gold"
+        let data = try Data(contentsOf: URL(fileURLWithPath: shared + "/data/dev-run/truth.json"))
+        let truth = ((try JSONSerialization.jsonObject(with: data) as! [String: Any])["gold"] as! [String: Any])["frames"] as! [[String: Double]]
+        let geometry = try PoniFile.read(gold + "/geometry.poni")
+        var settings = IntegrationSettings()
+        settings.bins = 3000
+        settings.polarizationFactor = 0.99
+        let engine = try IntegrationEngine(geometry: geometry, settings: settings)
+        let source = try DetectorImageFile.open(gold + "/relaxation_390K.h5")
+        var q1: [Double] = []
+        for index in 0 ..< source.frameCount {
+            let result = try engine.integrate(try source.frame(at: index).pixels)
+            q1.append(try PeakAnalysis.analyse(q: result.radial, s: result.intensity, path: "frame \(index)").first.q)
+        }
+        for index in 1 ..< q1.count {
+            let ours = q1[index] - q1[0], expected = truth[index]["Q1"]! - truth[0]["Q1"]!
+            #expect(abs(ours - expected) < 3e-4, "frame \(index): ΔQ1 \(ours) vs \(expected)")
         }
     }
 }
