@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import BeamlineNumerics
 import BeamlineSupport
 import Foundation
 import PatternIO
@@ -112,5 +113,3 @@ struct PeaksCommand: ParsableCommand {
         }
     }
 }
-
-import BeamlineNumerics

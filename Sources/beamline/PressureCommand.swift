@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 struct PressureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,5 +20,3 @@ enum PressureFile {
         header.map { "# " + $0 }.joined(separator: "\n") + "\n" + lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
     }
 }
-
-import Foundation

@@ -9,20 +9,25 @@ import Testing
 /// The gold time series of ../shared: integrate frames, fit the Au lattice, pressure
 /// within 0.1 GPa of the truth (Fei et al. 2007 BM3 at 390 K).
 struct GoldSeriesTests {
-    @Test func pressuresFromAuRings() throws {
+    /// The truth of each frame, an engine for the series' geometry, and the frames; nil
+    /// (after saying so) without ../shared.
+    static func goldSeries() throws -> ([[String: Double]], IntegrationEngine, any ImageSource)? {
         guard let shared = Paths.shared else {
             print("skipped: ../shared is not present (gold time series)")
-            return
+            return nil
         }
         let gold = shared + "/data/dev-run/gold"
         let data = try Data(contentsOf: URL(fileURLWithPath: shared + "/data/dev-run/truth.json"))
         let truth = ((try JSONSerialization.jsonObject(with: data) as! [String: Any])["gold"] as! [String: Any])["frames"] as! [[String: Double]]
-        let geometry = try PoniFile.read(gold + "/geometry.poni")
         var settings = IntegrationSettings()
         settings.bins = 3000
         settings.polarizationFactor = 0.99
-        let engine = try IntegrationEngine(geometry: geometry, settings: settings)
-        let source = try DetectorImageFile.open(gold + "/relaxation_390K.h5")
+        let engine = try IntegrationEngine(geometry: try PoniFile.read(gold + "/geometry.poni"), settings: settings)
+        return (truth, engine, try DetectorImageFile.open(gold + "/relaxation_390K.h5"))
+    }
+
+    @Test func pressuresFromAuRings() throws {
+        guard let (truth, engine, source) = try Self.goldSeries() else { return }
         let material = try StandardMaterial.load("Au", calibrationDirectory: Paths.calibration)
         let eos = try material.scale("fei2007bm3")
         for index in [0, source.frameCount - 1] {
@@ -38,19 +43,7 @@ struct GoldSeriesTests {
     /// from the first frame match truth.json's to 0.0003 Å⁻¹ (the level differs: Q1 here is
     /// the maximum of I(Q), the truth's of S(Q)).
     @Test func relaxationTrend() throws {
-        guard let shared = Paths.shared else {
-            print("skipped: ../shared is not present (gold time series)")
-            return
-        }
-        let gold = shared + "/data/dev-run/gold"
-        let data = try Data(contentsOf: URL(fileURLWithPath: shared + "/data/dev-run/truth.json"))
-        let truth = ((try JSONSerialization.jsonObject(with: data) as! [String: Any])["gold"] as! [String: Any])["frames"] as! [[String: Double]]
-        let geometry = try PoniFile.read(gold + "/geometry.poni")
-        var settings = IntegrationSettings()
-        settings.bins = 3000
-        settings.polarizationFactor = 0.99
-        let engine = try IntegrationEngine(geometry: geometry, settings: settings)
-        let source = try DetectorImageFile.open(gold + "/relaxation_390K.h5")
+        guard let (truth, engine, source) = try Self.goldSeries() else { return }
         var q1: [Double] = []
         for index in 0 ..< source.frameCount {
             let result = try engine.integrate(try source.frame(at: index).pixels)
