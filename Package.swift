@@ -58,7 +58,8 @@ let package = Package(
         .testTarget(name: "PressureTests", dependencies: ["Pressure", "BeamlineNumerics", "PatternIO", "BeamlineSupport", "Integration", "DetectorImage", "Analysis"]),
         .testTarget(name: "StructureFactorTests", dependencies: ["StructureFactor", "PatternIO", "BeamlineSupport", "BeamlineNumerics", "Integration", "DetectorImage"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"],
+                    resources: [.copy("Fixtures")]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

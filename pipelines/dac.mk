@@ -1,9 +1,11 @@
-# Reusable rules for a diamond-anvil-cell run. Include this file from a run's Makefile
-# after its configuration (see pipelines/example/run.mk), then `make` (or `make -j2`).
+# Reusable rules for a diamond-anvil-cell run. A run's Makefile sets CONFIG (its run
+# configuration, see pipelines/example/run.conf) and OUT, includes this file, and `make`
+# (or `make -j2`) does the rest.
 #
 # Stages, each writing files the next reads:
+#   run.conf -> OUT/run.mk + OUT/conditions.tsv                      (beamline plan)
 #   calibrant image -> geometry.poni (+ .svg) -> masks/NAME.tif -> integrated/NAME.xy
-#   ruby/NAME.txt -> pressure/NAME.pressure
+#   ruby spectrum, or the standard's rings in integrated/NAME.xy -> pressure/NAME.pressure
 #   integrated + empty cell -> sq/NAME.{iq,sq,fq,gr} -> peaks.tsv -> series.json -> report.html
 #
 # Changing a setting re-runs only what depends on it: every group of settings is kept in a
@@ -11,61 +13,81 @@
 # temporary name and rename, and .DELETE_ON_ERROR removes what a failed recipe made.
 
 BEAMLINE ?= beamline
+CONFIG ?= run.conf
 OUT ?= out
-IMAGE_EXT ?= mar2300
-CALIBRANT ?= CeO2
-BINS ?= 2000
-POLARIZATION ?= 0.99
-SPOT_K ?= 6
-BEAMSTOP_MASK ?=
-BG_SCALE ?= 1
-RUBY_SCALE ?= shen2020
-SQ_OPTIONS ?=
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all FORCE
 
-SQ_FILES = $(SAMPLES:%=$(OUT)/sq/%.sq)
-PRESSURE_FILES = $(SAMPLES:%=$(OUT)/pressure/%.pressure)
-
 all: $(OUT)/report.html
+
+# The configuration, as make variables (made again, and make restarted, when it changes).
+include $(OUT)/run.mk
+$(OUT)/run.mk: $(CONFIG)
+	$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
+$(OUT)/conditions.tsv:
+	$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
+
+IMAGES = $(SAMPLES) $(EMPTY_CELL)
+MEASURED = $(foreach s,$(SAMPLES),$(if $(filter ruby standard,$(pressure.$(s))),$(s)))
+SQ_FILES = $(SAMPLES:%=$(OUT)/sq/%.sq)
+PRESSURE_FILES = $(MEASURED:%=$(OUT)/pressure/%.pressure)
 
 # Keeps $(2) in $(1), rewriting the file only when the text changes.
 define remember
 	@mkdir -p $(dir $(1)); printf '%s\n' '$(2)' | cmp -s - $(1) || printf '%s\n' '$(2)' > $(1)
 endef
 
-$(OUT)/params/calibration.txt: FORCE ; $(call remember,$@,$(CALIBRANT) $(CALIBRATION_OPTIONS))
+$(OUT)/params/calibration.txt: FORCE ; $(call remember,$@,$(CALIBRANT_IMAGE) $(CALIBRANT) $(CALIBRATION_OPTIONS))
 $(OUT)/params/mask.txt: FORCE ; $(call remember,$@,$(SPOT_K) $(BEAMSTOP_MASK) $(MASK_OPTIONS))
 $(OUT)/params/integration.txt: FORCE ; $(call remember,$@,$(BINS) $(POLARIZATION) $(INTEGRATION_OPTIONS))
-$(OUT)/params/ruby.txt: FORCE ; $(call remember,$@,$(RUBY_SCALE))
+$(OUT)/params/ruby.txt: FORCE ; $(call remember,$@,$(RUBY_SCALE) $(PRESSURE_OPTIONS))
+$(OUT)/params/standard.txt: FORCE ; $(call remember,$@,$(STANDARD) $(STANDARD_SCALE) $(PRESSURE_OPTIONS))
 $(OUT)/params/sq.txt: FORCE ; $(call remember,$@,$(COMPOSITION) $(BG_SCALE) $(SQ_OPTIONS))
+$(OUT)/params/series.txt: FORCE ; $(call remember,$@,$(SERIES_OPTIONS))
 
 $(OUT)/geometry.poni: $(CALIBRANT_IMAGE) $(OUT)/params/calibration.txt
 	$(BEAMLINE) calibrate $< --calibrant $(CALIBRANT) $(CALIBRATION_OPTIONS) -o $@
 
-$(OUT)/masks/%.tif: $(DATA)/images/%.$(IMAGE_EXT) $(OUT)/geometry.poni $(OUT)/params/mask.txt $(BEAMSTOP_MASK)
-	@mkdir -p $(@D)
-	$(BEAMLINE) mask $< --poni $(OUT)/geometry.poni --spots $(SPOT_K) $(if $(BEAMSTOP_MASK),--mask $(BEAMSTOP_MASK)) $(MASK_OPTIONS) -o $@ > /dev/null
+# Per image (the samples and the empty cell): which file and frame, remembered; its mask; its pattern.
+define image_rules
+$(OUT)/params/image.$(1).txt: FORCE ; $$(call remember,$$@,$(image.$(1)) $(frame.$(1)))
+$(OUT)/masks/$(1).tif: $(image.$(1)) $(OUT)/params/image.$(1).txt $(OUT)/geometry.poni $(OUT)/params/mask.txt $(BEAMSTOP_MASK)
+	@mkdir -p $$(@D)
+	$$(BEAMLINE) mask $$< --frame $(frame.$(1)) --poni $(OUT)/geometry.poni --spots $$(SPOT_K) $$(if $$(BEAMSTOP_MASK),--mask $$(BEAMSTOP_MASK)) $$(MASK_OPTIONS) -o $$@ > /dev/null
+$(OUT)/integrated/$(1).xy: $(image.$(1)) $(OUT)/params/image.$(1).txt $(OUT)/geometry.poni $(OUT)/masks/$(1).tif $(OUT)/params/integration.txt
+	$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --poni $(OUT)/geometry.poni --mask $(OUT)/masks/$(1).tif \
+	    --bins $$(BINS) --polarization $$(POLARIZATION) $$(INTEGRATION_OPTIONS) -o $(OUT)/integrated
+endef
 
-$(OUT)/integrated/%.xy: $(DATA)/images/%.$(IMAGE_EXT) $(OUT)/geometry.poni $(OUT)/masks/%.tif $(OUT)/params/integration.txt
-	$(BEAMLINE) integrate $< --poni $(OUT)/geometry.poni --mask $(OUT)/masks/$*.tif --bins $(BINS) \
-	    --polarization $(POLARIZATION) --sigma-clip 3 $(INTEGRATION_OPTIONS) -o $(OUT)/integrated
+# Per sample: its pressure from a ruby spectrum or from the standard's reflections in its pattern.
+define ruby_rule
+$(OUT)/params/pressure.$(1).txt: FORCE ; $$(call remember,$$@,$(ruby.$(1)) $(temperature.$(1)))
+$(OUT)/pressure/$(1).pressure: $(ruby.$(1)) $(OUT)/params/pressure.$(1).txt $(OUT)/params/ruby.txt
+	@mkdir -p $$(@D)
+	$$(BEAMLINE) pressure ruby $$< --temperature $(temperature.$(1)) --scale $$(RUBY_SCALE) $$(PRESSURE_OPTIONS) -o $$@ > /dev/null
+endef
+define standard_rule
+$(OUT)/params/pressure.$(1).txt: FORCE ; $$(call remember,$$@,standard $(temperature.$(1)))
+$(OUT)/pressure/$(1).pressure: $(OUT)/integrated/$(1).xy $(OUT)/params/pressure.$(1).txt $(OUT)/params/standard.txt
+	@mkdir -p $$(@D)
+	$$(BEAMLINE) pressure eos $$< --temperature $(temperature.$(1)) --standard $$(STANDARD) --scale $$(STANDARD_SCALE) $$(PRESSURE_OPTIONS) -o $$@ > /dev/null
+endef
 
-$(OUT)/pressure/%.pressure: $(DATA)/ruby/%.txt $(OUT)/params/ruby.txt
-	@mkdir -p $(@D)
-	$(BEAMLINE) pressure ruby $< --scale $(RUBY_SCALE) --output-dir $(@D) > /dev/null
+$(foreach i,$(IMAGES),$(eval $(call image_rules,$(i))))
+$(foreach s,$(SAMPLES),$(if $(filter ruby,$(pressure.$(s))),$(eval $(call ruby_rule,$(s)))))
+$(foreach s,$(SAMPLES),$(if $(filter standard,$(pressure.$(s))),$(eval $(call standard_rule,$(s)))))
 
 $(OUT)/sq/%.sq: $(OUT)/integrated/%.xy $(OUT)/integrated/$(EMPTY_CELL).xy $(OUT)/params/sq.txt
 	$(BEAMLINE) sq $< --background $(OUT)/integrated/$(EMPTY_CELL).xy --bg-scale $(BG_SCALE) \
 	    --composition $(COMPOSITION) $(SQ_OPTIONS) -o $(OUT)/sq
 
-$(OUT)/peaks.tsv: $(SQ_FILES) $(PRESSURE_FILES)
-	$(BEAMLINE) peaks $(SQ_FILES) --pressures $(OUT)/pressure --delta-s $(OUT)/delta_s -o $@ > /dev/null
+$(OUT)/peaks.tsv: $(SQ_FILES) $(PRESSURE_FILES) $(OUT)/conditions.tsv
+	$(BEAMLINE) peaks $(SQ_FILES) --pressures $(OUT)/pressure --conditions $(OUT)/conditions.tsv --delta-s $(OUT)/delta_s -o $@ > /dev/null
 
-$(OUT)/series.json: $(OUT)/peaks.tsv
-	$(BEAMLINE) series $< -o $@ > /dev/null
+$(OUT)/series.json: $(OUT)/peaks.tsv $(OUT)/params/series.txt
+	$(BEAMLINE) series $< $(SERIES_OPTIONS) -o $@ > /dev/null
 
 $(OUT)/report.html: $(OUT)/series.json $(OUT)/peaks.tsv $(OUT)/geometry.poni
 	$(BEAMLINE) report $(OUT) -o $@

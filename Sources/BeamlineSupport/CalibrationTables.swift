@@ -1,4 +1,3 @@
-import BeamlineSupport
 import Foundation
 
 /// The plain-text tables in `calibration/`: sections `[name]` of `key = value` lines,

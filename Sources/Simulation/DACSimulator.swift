@@ -14,7 +14,9 @@ import StructureFactor
 /// Sample intensity per pixel: K [⟨f²⟩ + ⟨f⟩²(S − 1) + C·BD⁻²] + b·B(Q), times polarization
 /// and solid angle, with Poisson noise, a beam stop (2 % transmission) and a few diamond
 /// Bragg spots. S(Q) is a model glass whose first maximum follows a Murnaghan compression,
-/// Q1 = Q1₀ (1 + K′P/K)^(1/3K′), with an optional step at a transition pressure.
+/// Q1 = Q1₀ (V/V₀)^(−1/3) with V from a Murnaghan equation (K = 60 GPa, K′ = 4); on the lowest
+/// isotherm the glass stiffens smoothly (K jumps, V stays continuous) at `smoothPressure`, on the
+/// others Q1 steps up at `stepPressure`.
 public struct DACSimulator {
     public struct Point: Sendable, Codable {
         public var name: String
@@ -28,10 +30,13 @@ public struct DACSimulator {
     public var composition = "Ce65Co25Al10"
     public var backgroundScale = 0.93
     public var temperatures: [Double] = [293, 390]
-    public var pressures: [Double] = [0.5, 2, 4, 6, 9, 14, 20]
+    public var pressures: [Double] = [0.5, 2, 4, 6.7, 7.3, 12, 20]
     /// Transition at the higher temperature: a step of Q1 (fractional) at this pressure.
     public var stepPressure = 7.0
     public var stepSize = 0.006
+    /// Transition at the lowest temperature: the bulk modulus rises by `stiffening` at this pressure.
+    public var smoothPressure = 4.5
+    public var stiffening = 1.6
     public var seed: UInt64 = 2026
 
     public init(size: Int = 640, pixel: Double = 300e-6, distance: Double = 0.2, wavelength: Double = 0.2) {
@@ -43,8 +48,13 @@ public struct DACSimulator {
     /// First sharp maximum of the model glass at pressure p (GPa) and temperature t (K).
     public func q1(pressure p: Double, temperature t: Double) -> Double {
         let k = 60.0, kp = 4.0
-        var q = 2.33 * (1 + 1.5e-5 * (t - 293)) * pow(1 + kp * p / k, 1 / (3 * kp))
-        if t > temperatures.min()! && p >= stepPressure { q *= 1 + stepSize }
+        func murnaghan(_ p: Double, _ k: Double) -> Double { pow(1 + kp * p / k, -1 / kp) }
+        let lowest = t <= temperatures.min()!
+        let volume = lowest && p > smoothPressure
+            ? murnaghan(smoothPressure, k) * murnaghan(p - smoothPressure, stiffening * (k + kp * smoothPressure))
+            : murnaghan(p, k)
+        var q = 2.33 * (1 + 1.5e-5 * (t - 293)) * pow(volume, -1.0 / 3)
+        if !lowest && p >= stepPressure { q *= 1 + stepSize }
         return q
     }
 
@@ -149,10 +159,11 @@ public struct DACSimulator {
             var background_scale: Double
             var wavelength_A: Double
             var step_pressure_GPa: Double
+            var smooth_pressure_GPa: Double
             var points: [Point]
         }
         try AtomicFile.write(try encoder.encode(Truth(composition: composition, background_scale: backgroundScale, wavelength_A: lambda,
-                                                      step_pressure_GPa: stepPressure, points: points)), to: directory + "/truth.json")
+                                                      step_pressure_GPa: stepPressure, smooth_pressure_GPa: smoothPressure, points: points)), to: directory + "/truth.json")
         return points
     }
 }

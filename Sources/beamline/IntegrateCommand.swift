@@ -101,6 +101,12 @@ struct IntegrateCommand: ParsableCommand {
     @Option(help: "Wavelength in Å when the .poni file has none.")
     var wavelength: Double?
 
+    @Option(help: "Integrate only this frame (0-based) of each multi-frame input.")
+    var frame: Int?
+
+    @Option(help: "Output name (without extension) for a single image and frame, instead of the image's.")
+    var name: String?
+
     func validate() throws {
         guard RadialUnit(rawValue: unit) != nil else { throw ValidationError("unknown unit \(unit); use one of \(RadialUnit.allCases.map(\.rawValue).joined(separator: ", "))") }
         guard SplitMethod(rawValue: split) != nil else { throw ValidationError("unknown split method \(split); use none, bbox or full") }
@@ -113,6 +119,11 @@ struct IntegrateCommand: ParsableCommand {
         if (radialMin == nil) != (radialMax == nil) { throw ValidationError("give both --radial-min and --radial-max") }
         if (azimuthMin == nil) != (azimuthMax == nil) { throw ValidationError("give both --azimuth-min and --azimuth-max") }
         if let s = sigmaClip, !(s > 0) { throw ValidationError("--sigma-clip must be positive") }
+        if let frame, frame < 0 { throw ValidationError("--frame must be 0 or more") }
+        if let name {
+            guard images.count == 1 else { throw ValidationError("--name needs exactly one image") }
+            guard !name.isEmpty, !name.contains("/") else { throw ValidationError("--name must be a file name without a directory") }
+        }
     }
 
     func run() throws {
@@ -165,7 +176,13 @@ struct IntegrateCommand: ParsableCommand {
         var written = Set<String>()
         for source in sources {
             let stem = URL(fileURLWithPath: source.path).deletingPathExtension().lastPathComponent
-            for index in 0 ..< source.frameCount {
+            if let frame, frame >= source.frameCount {
+                throw BeamlineError(path: source.path, "has \(source.frameCount) frame(s); --frame \(frame) does not exist")
+            }
+            if name != nil, frame == nil, source.frameCount > 1 {
+                throw BeamlineError(path: source.path, "has \(source.frameCount) frames: --name needs --frame")
+            }
+            for index in frame.map({ [$0] }) ?? Array(0 ..< source.frameCount) {
                 let frame = try source.frame(at: index)
                 var factor = monitor ?? 1
                 if normalizeExposure {
@@ -174,7 +191,7 @@ struct IntegrateCommand: ParsableCommand {
                     }
                     factor *= t
                 }
-                let name = source.frameCount == 1 ? stem : String(format: "%@_%04d", stem, index)
+                let name = self.name ?? (source.frameCount == 1 ? stem : String(format: "%@_%04d", stem, index))
                 guard written.insert(name).inserted else {
                     throw BeamlineError(path: source.path, "two inputs would both write \(name).xy; rename one")
                 }

@@ -50,8 +50,10 @@ struct PeaksCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: conditions) else { throw BeamlineError(path: conditions, "no such file") }
             for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
                 let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "," }).map(String.init)
+                // A header line has no numbers; "nan" leaves a value to the pressure files.
                 guard f.count >= 3, let t = Double(f[1]), let p = Double(f[2]) else { continue }
-                conditionTable[f[0]] = (t, p, f.count > 3 ? Double(f[3]) : nil)
+                func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
+                conditionTable[f[0]] = (finite(t), finite(p), f.count > 3 ? finite(Double(f[3])) : nil)
             }
         }
         var rows: [PeakRow] = []
@@ -67,8 +69,9 @@ struct PeaksCommand: ParsableCommand {
             if let c = conditionTable[name] { (t, p, time) = c }
             if let dir = pressures {
                 let file = (dir as NSString).appendingPathComponent(name + ".pressure")
-                guard let data = FileManager.default.contents(atPath: file) else { throw BeamlineError(path: file, "no pressure file for \(name)") }
-                for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
+                let data = FileManager.default.contents(atPath: file)
+                if data == nil, p == nil { throw BeamlineError(path: file, "no pressure file for \(name), and --conditions gives no pressure") }
+                for line in String(decoding: data ?? Data(), as: UTF8.self).split(whereSeparator: \.isNewline) {
                     let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
                     guard kv.count == 2 else { continue }
                     switch kv[0] {

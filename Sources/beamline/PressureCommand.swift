@@ -16,6 +16,14 @@ enum PressureFile {
         return url.deletingPathExtension().path + ".pressure"
     }
 
+    /// Where the pressure file of `source` goes: `output` (one input only), else NAME.pressure in
+    /// `directory`, else beside the source.
+    static func destination(for source: String, output: String?, directory: String?) -> String {
+        if let output { return output }
+        guard let directory else { return path(beside: source) }
+        return (directory as NSString).appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent + ".pressure")
+    }
+
     static func text(_ lines: [(String, String)], header: [String]) -> String {
         header.map { "# " + $0 }.joined(separator: "\n") + "\n" + lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
     }

@@ -37,6 +37,12 @@ struct PressureEOSCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Option(help: "Write the .pressure files into this directory instead of beside the patterns.")
+    var outputDir: String?
+
+    @Option(name: [.short, .customLong("output")], help: "Write the .pressure file to this path (one pattern only).")
+    var output: String?
+
     @Flag(help: "Do not write .pressure files.")
     var noWrite = false
 
@@ -55,6 +61,10 @@ struct PressureEOSCommand: ParsableCommand {
         var temperature_K: Double
         var pressure_GPa: Double
         var pressure_sigma_GPa: Double
+    }
+
+    func validate() throws {
+        if output != nil, patterns.count != 1 { throw ValidationError("--output needs exactly one pattern") }
     }
 
     func run() throws {
@@ -89,7 +99,7 @@ struct PressureEOSCommand: ParsableCommand {
                     ("pressure_GPa", fmt(p)), ("pressure_sigma_GPa", fmt(sigma)),
                 ]
                 try AtomicFile.write(PressureFile.text(lines, header: ["beamline \(Beamline.version) pressure eos", "scale: \(eos.reference)"]),
-                                     to: PressureFile.path(beside: path))
+                                     to: PressureFile.destination(for: path, output: output, directory: outputDir))
             }
         }
         if json {

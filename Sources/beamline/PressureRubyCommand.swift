@@ -46,6 +46,9 @@ struct PressureRubyCommand: ParsableCommand {
     @Option(help: "Write the .pressure files into this directory instead of beside the spectra.")
     var outputDir: String?
 
+    @Option(name: [.short, .customLong("output")], help: "Write the .pressure file to this path (one spectrum only).")
+    var output: String?
+
     @Option(help: "Directory holding calibration tables (default: found from the executable, or $BEAMLINE_CALIBRATION).")
     var calibration: String?
 
@@ -63,6 +66,10 @@ struct PressureRubyCommand: ParsableCommand {
         var scale: String
         var pressure_GPa: Double
         var pressure_sigma_GPa: Double
+    }
+
+    func validate() throws {
+        if output != nil, spectra.count != 1 { throw ValidationError("--output needs exactly one spectrum") }
     }
 
     func run() throws {
@@ -105,7 +112,7 @@ struct PressureRubyCommand: ParsableCommand {
                     ("pressure_GPa", fmt(p.pressure)), ("pressure_sigma_GPa", fmt(p.sigma)),
                 ]
                 try AtomicFile.write(PressureFile.text(lines, header: ["beamline \(Beamline.version) pressure ruby", "scale: \(chosen.reference)", "temperature correction: \(ruby.temperatureShift.reference)"]),
-                                     to: outputDir.map { ($0 as NSString).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".pressure") } ?? PressureFile.path(beside: path))
+                                     to: PressureFile.destination(for: path, output: output, directory: outputDir))
             }
         }
         if json {

@@ -49,28 +49,36 @@ struct ReportCommand: ParsableCommand {
         html += waterfall("integrated", "xy", title: "I(Q), offset by pressure", xLabel: "Q (1/Å)", yLabel: "I", offset: intensityOffset)
         html += waterfall("sq", "sq", title: "S(Q), offset 0.5", xLabel: "Q (1/Å)", yLabel: "S(Q)", offset: 0.5)
         html += waterfall("sq", "gr", title: "G(r), offset 2", xLabel: "r (Å)", yLabel: "G(r)", offset: 2)
-        // Peaks against pressure per isotherm, with transitions.
-        var transitions: [(Double, String, String)] = []
+        // Peaks against pressure per isotherm, with the fitted pieces and the transitions.
+        var isotherms: [[String: Any]] = []
         if let data = fm.contents(atPath: dir + "/series.json"),
-           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let isotherms = json["isotherms"] as? [[String: Any]] {
-            for (k, iso) in isotherms.enumerated() {
-                for t in (iso["transitions"] as? [[String: Any]]) ?? [] where (t["quantity"] as? String) == "Q1" {
-                    transitions.append((t["pressure_GPa"] as? Double ?? .nan, "\(Int(iso["temperature_K"] as? Double ?? 0)) K \(t["kind"] as? String ?? "")", SVGPlot.palette[k % 10]))
-                }
-            }
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            isotherms = json["isotherms"] as? [[String: Any]] ?? []
         }
         html += "<h2>Peaks against pressure</h2>\n"
         let groups = Dictionary(grouping: rows, by: { $0.temperature ?? 0 })
-        for (label, value) in [("Q1 (1/Å)", { (r: PeakRow) in r.q1 }), ("Q2 (1/Å)", { $0.q2 }), ("FWHM (1/Å)", { $0.fwhm }),
-                               ("V/V0 from Q1", { $0.volumeCubic ?? .nan }), ("Q2/Q1", { $0.ratio })] as [(String, (PeakRow) -> Double)] {
+        let temperatures = groups.keys.sorted()
+        for (quantity, label, value) in [("Q1", "Q1 (1/Å)", { (r: PeakRow) in r.q1 }), ("Q2", "Q2 (1/Å)", { $0.q2 }), ("FWHM", "FWHM (1/Å)", { $0.fwhm }),
+                                         ("V", "V/V0 from Q1", { $0.volumeCubic ?? .nan }), ("Q2/Q1", "Q2/Q1", { $0.ratio })] as [(String, String, (PeakRow) -> Double)] {
             var plot = SVGPlot(title: "\(label) against pressure", xLabel: "P (GPa)", yLabel: label)
-            for (k, t) in groups.keys.sorted().enumerated() {
+            for (k, t) in temperatures.enumerated() {
                 plot.series.append(("\(Int(t)) K", groups[t]!.map { ($0.pressure ?? .nan, value($0)) }, SVGPlot.palette[k % 10], true))
             }
-            if label.hasPrefix("Q1") { plot.verticalLines = transitions }
+            for iso in isotherms {
+                guard let t = iso["temperature_K"] as? Double, let k = temperatures.firstIndex(of: t) else { continue }
+                let color = SVGPlot.palette[k % 10]
+                let fits = iso["fits"] as? [String: Any], fit = fits?[quantity] as? [String: Any]
+                for piece in (fit?["segments"] as? [[Double]]) ?? [] where piece.count == 4 {
+                    plot.fitLines.append((piece[0], piece[2] + piece[3] * piece[0], piece[1], piece[2] + piece[3] * piece[1], color))
+                }
+                for tr in (iso["transitions"] as? [[String: Any]]) ?? [] where (tr["quantity"] as? String) == quantity {
+                    let kind = tr["kind"] as? String ?? ""
+                    plot.verticalLines.append((tr["pressure_GPa"] as? Double ?? .nan, "\(Int(t)) K \(kind)", color))
+                }
+            }
             html += "<figure>\(plot.render())</figure>\n"
         }
+        html += transitionTable(isotherms)
         html += "<h2>Table</h2><table><tr><th>name</th><th>T (K)</th><th>P (GPa)</th><th>±</th><th>Q1</th><th>Q2</th><th>Q2/Q1</th><th>FWHM</th><th>width at half height</th><th>V/V0</th></tr>\n"
         for r in rows {
             html += String(format: "<tr><td>%@</td><td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n",
@@ -79,5 +87,19 @@ struct ReportCommand: ParsableCommand {
         html += "</table></body></html>\n"
         try AtomicFile.write(html, to: output)
         print(output)
+    }
+
+    /// The transitions of Q1 and V as a table: pressure, uncertainty, kind.
+    func transitionTable(_ isotherms: [[String: Any]]) -> String {
+        var html = "<h2>Transitions</h2><table><tr><th>T (K)</th><th>quantity</th><th>P (GPa)</th><th>±</th><th>kind</th><th>jump or slope change</th></tr>\n"
+        for iso in isotherms {
+            let t = iso["temperature_K"] as? Double ?? .nan
+            for tr in (iso["transitions"] as? [[String: Any]]) ?? [] {
+                guard let quantity = tr["quantity"] as? String, quantity == "Q1" || quantity == "V" else { continue }
+                html += String(format: "<tr><td>%.0f</td><td>%@</td><td>%.2f</td><td>%.2f</td><td>%@</td><td>%.3g</td></tr>\n", t, quantity,
+                               tr["pressure_GPa"] as? Double ?? .nan, tr["sigma_GPa"] as? Double ?? .nan, tr["kind"] as? String ?? "", tr["change"] as? Double ?? .nan)
+            }
+        }
+        return html + "</table>\n"
     }
 }

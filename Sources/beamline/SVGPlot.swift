@@ -7,6 +7,8 @@ struct SVGPlot {
     var xLabel: String, yLabel: String
     var series: [(label: String, points: [(Double, Double)], color: String, markers: Bool)] = []
     var verticalLines: [(Double, String, String)] = []
+    /// Fitted straight pieces (x₀, y₀, x₁, y₁, colour); a marker series of the same colour is then not joined up.
+    var fitLines: [(Double, Double, Double, Double, String)] = []
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
@@ -36,10 +38,13 @@ struct SVGPlot {
             s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-dasharray=\"4 3\"/>\n", px(x), top, px(x), height - bottom, color)
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", px(x) + 3, top + 12, color, label)
         }
+        for (xa, ya, xb, yb, color) in fitLines where [xa, ya, xb, yb].allSatisfy(\.isFinite) {
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"1.2\"/>\n", px(xa), py(ya), px(xb), py(yb), color)
+        }
         for (index, item) in series.enumerated() {
             let points = item.points.filter { $0.0.isFinite && $0.1.isFinite }
             guard !points.isEmpty else { continue }
-            if points.count > 1 {
+            if points.count > 1, !(item.markers && fitLines.contains { $0.4 == item.color }) {
                 let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
                 s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.2\"/>\n"
             }

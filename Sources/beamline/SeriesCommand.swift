@@ -9,13 +9,18 @@ struct SeriesCommand: ParsableCommand {
         commandName: "series",
         abstract: "Transitions, thermal expansion and relaxation from a peak table.",
         discussion: """
-            For each isotherm: piecewise-linear fits of Q1, Q2, FWHM, Q2/Q1 and volume against \
-            pressure with 0-3 breakpoints chosen by the Bayesian information criterion; each \
-            breakpoint is a transition pressure with its uncertainty, called discontinuous when \
-            the fitted lines jump by more than three times the scatter. Between the lowest and \
-            highest isotherm, the sign of the thermal expansion in each pressure window (Q1 higher \
-            at the higher temperature: negative). With times, the drift of Q1 in time.
-            Preliminary: the choice between a smooth and a discontinuous transition is not yet             validated against known runs; check the fitted segments before quoting them.
+            For each isotherm and each of Q1, Q2, FWHM, Q2/Q1 and V: transition pressures with \
+            their uncertainties. A discontinuous transition is a rise across one gap between \
+            neighbouring pressures that neither neighbouring segment explains, by more than \
+            --threshold standard uncertainties; it is only called where the two pressures are at \
+            most --step-window apart, and sits in the middle of that gap. Smooth transitions are \
+            the breakpoints (0 to --max-breakpoints) of continuous piecewise-linear fits, their \
+            number chosen by the Bayesian information criterion. Each point's uncertainty joins \
+            the peak fit's with the pressure's (the table's, at least --pressure-sigma).
+            Between the lowest and highest isotherm: the sign of the thermal expansion in each \
+            pressure window (Q1 higher at the higher temperature: negative).
+            Rows with times: Q1 against time per temperature, a line or an exponential approach \
+            to a limit, whichever the information criterion prefers.
             """
     )
 
@@ -28,19 +33,40 @@ struct SeriesCommand: ParsableCommand {
     @Option(help: "Most breakpoints per curve.")
     var maxBreakpoints = 3
 
+    @Option(help: "Widest gap between neighbouring pressures (GPa) in which a jump is called discontinuous.")
+    var stepWindow = 1.5
+
+    @Option(help: "Significance (standard uncertainties) a jump needs to be called discontinuous.")
+    var threshold = 3.0
+
+    @Option(help: "Smallest pressure uncertainty assumed for a point (GPa).")
+    var pressureSigma = 0.05
+
+    @Flag(help: "Relaxation: fit a stretched exponential (free exponent β) instead of a simple one.")
+    var stretched = false
+
     struct Transition: Codable {
         var quantity: String
         var pressure_GPa: Double
         var sigma_GPa: Double
-        var jump: Double
         var kind: String
+        /// Jump (discontinuous) or change of slope per GPa (smooth).
+        var change: Double
+        var significance: Double
+    }
+
+    struct Fit: Codable {
+        /// [from_GPa, to_GPa, intercept, slope] per straight piece.
+        var segments: [[Double]]
+        var chi_square: Double
+        var degrees_of_freedom: Int
     }
 
     struct Isotherm: Codable {
         var temperature_K: Double
         var points: Int
         var transitions: [Transition]
-        var segments: [String: [[Double]]]
+        var fits: [String: Fit]
     }
 
     struct Window: Codable {
@@ -49,70 +75,116 @@ struct SeriesCommand: ParsableCommand {
         var thermal_expansion: String
     }
 
-    struct Relaxation: Codable {
+    struct RelaxationOutput: Codable {
+        var temperature_K: Double?
+        var pressure_GPa: Double?
+        var points: Int
+        var model: String
         var q1_slope_per_min: Double
         var q1_slope_sigma: Double
-        var points: Int
+        var q1_limit: Double?
+        var q1_change: Double?
+        var tau_min: Double?
+        var tau_sigma_min: Double?
+        var beta: Double?
+        var start_min: Double
     }
 
     struct Output: Codable {
         var isotherms: [Isotherm]
         var thermal_expansion: [Window]
-        var relaxation: Relaxation?
+        var relaxation: [RelaxationOutput]
+    }
+
+    func validate() throws {
+        guard maxBreakpoints >= 0, stepWindow > 0, threshold > 0, pressureSigma >= 0 else {
+            throw ValidationError("--max-breakpoints, --step-window, --threshold and --pressure-sigma must be positive")
+        }
     }
 
     func run() throws {
         let rows = try PeakTable.read(table)
-        let groups = Dictionary(grouping: rows.filter { $0.temperature != nil }, by: { $0.temperature! })
+        let options = TransitionAnalysis.Options(maxBreakpoints: maxBreakpoints, stepWindow: stepWindow, threshold: threshold)
+        let groups = Dictionary(grouping: rows.filter { $0.temperature != nil && $0.pressure != nil }, by: { $0.temperature! })
         var isotherms: [Isotherm] = []
         for t in groups.keys.sorted() {
-            let g = groups[t]!.filter { $0.pressure != nil }
-            guard g.count >= 3 else { continue }
+            // A time series at one pressure is not an isotherm: at least three pressures that differ
+            // by more than twice their uncertainty.
+            let g = groups[t]!
+            let distinct = g.map { $0.pressure! }.sorted().reduce(into: [Double]()) { kept, p in
+                if let last = kept.last, p - last <= 2 * pressureSigma { return }
+                kept.append(p)
+            }
+            guard distinct.count >= 3 else { continue }
             let p = g.map { $0.pressure! }
+            let pSigma = g.map { max($0.pressureSigma ?? 0, pressureSigma) }
             var transitions: [Transition] = []
-            var segments: [String: [[Double]]] = [:]
-            let quantities: [(String, [Double])] = [("Q1", g.map(\.q1)), ("Q2", g.map(\.q2)), ("FWHM", g.map(\.fwhm)),
-                                                    ("Q2/Q1", g.map(\.ratio)), ("V", g.map { $0.volumeCubic ?? .nan })]
-            for (name, values) in quantities where values.allSatisfy(\.isFinite) {
-                // Point uncertainty: the fits' σ, but not below the scatter such data show (10⁻³ of the value).
-                let sigma = max(g.map(\.q1Sigma).max() ?? 0, 1e-3 * (values.map(abs).max() ?? 1))
-                let found = TransitionFinder.find(pressure: p, value: values, sigma: sigma)
-                let fit = Segmented.fit(x: p, y: values, maxBreakpoints: maxBreakpoints)
-                segments[name] = zip(fit.starts, fit.lines).map { [$0.0, $0.1.0, $0.1.1] }
-                for b in found {
-                    transitions.append(Transition(quantity: name, pressure_GPa: b.position, sigma_GPa: b.sigma, jump: b.jump,
-                                                  kind: b.discontinuous ? "discontinuous" : "smooth"))
+            var fits: [String: Fit] = [:]
+            // Which way a step may go: Q1 and Q2 up, the volume down, widths and ratios either way.
+            let quantities: [(String, [Double], [Double], Double)] = [
+                ("Q1", g.map(\.q1), g.map(\.q1Sigma), 1), ("Q2", g.map(\.q2), g.map(\.q2Sigma), 1), ("FWHM", g.map(\.fwhm), g.map(\.fwhmSigma), 0),
+                ("Q2/Q1", g.map(\.ratio), g.map(\.ratioSigma), 0),
+                ("V", g.map { $0.volumeCubic ?? .nan }, g.map { ($0.volumeCubic ?? .nan) * 3 * $0.q1Sigma / $0.q1 }, -1),
+            ]
+            for (name, values, sigmas, direction) in quantities where values.allSatisfy(\.isFinite) {
+                var options = options
+                options.stepDirection = direction
+                let analysis = TransitionAnalysis.analyse(pressure: p, value: values, valueSigma: sigmas, pressureSigma: pSigma, options: options)
+                fits[name] = Fit(segments: analysis.segments.map { [$0.from, $0.to, $0.intercept, $0.slope] },
+                                 chi_square: analysis.chiSquare, degrees_of_freedom: analysis.degreesOfFreedom)
+                transitions += analysis.transitions.map {
+                    Transition(quantity: name, pressure_GPa: $0.pressure, sigma_GPa: $0.sigma, kind: $0.kind.rawValue,
+                               change: $0.change, significance: $0.significance)
                 }
             }
-            isotherms.append(Isotherm(temperature_K: t, points: g.count, transitions: transitions, segments: segments))
+            isotherms.append(Isotherm(temperature_K: t, points: g.count, transitions: transitions, fits: fits))
         }
         var windows: [Window] = []
-        let temperatures = groups.keys.sorted()
+        let temperatures = isotherms.map(\.temperature_K)
         if temperatures.count >= 2 {
-            let low = groups[temperatures.first!]!.filter { $0.pressure != nil }, high = groups[temperatures.last!]!.filter { $0.pressure != nil }
+            let low = groups[temperatures.first!]!, high = groups[temperatures.last!]!
             windows = ThermalExpansion.windows(low: (low.map { $0.pressure! }, low.map(\.q1)), high: (high.map { $0.pressure! }, high.map(\.q1)))
                 .map { Window(from_GPa: $0.from, to_GPa: $0.to, thermal_expansion: $0.negative ? "negative" : "positive") }
         }
-        var relaxation: Relaxation?
+        var relaxations: [RelaxationOutput] = []
         let timed = rows.filter { $0.time != nil }
-        if timed.count >= 3 {
-            let a: [Double] = timed.flatMap { [1.0, $0.time!] }
-            if let (x, cov) = LinearAlgebra.leastSquares(a, rows: timed.count, columns: 2, timed.map(\.q1)) {
-                var rss = 0.0
-                for r in timed { rss += pow(r.q1 - x[0] - x[1] * r.time!, 2) }
-                let s2 = rss / Double(max(1, timed.count - 2))
-                relaxation = Relaxation(q1_slope_per_min: x[1], q1_slope_sigma: (cov[3] * s2).squareRoot(), points: timed.count)
+        for (temperature, series) in Dictionary(grouping: timed, by: { $0.temperature ?? .nan }).sorted(by: { $0.key < $1.key }) {
+            let ordered = series.sorted { $0.time! < $1.time! }
+            guard let fit = Relaxation.fit(time: ordered.map { $0.time! }, value: ordered.map(\.q1), sigma: ordered.map(\.q1Sigma),
+                                           stretched: stretched) else { continue }
+            let pressures = ordered.compactMap(\.pressure)
+            var entry = RelaxationOutput(temperature_K: temperature.isFinite ? temperature : nil,
+                                         pressure_GPa: pressures.isEmpty ? nil : pressures.reduce(0, +) / Double(pressures.count),
+                                         points: fit.points, model: fit.model.rawValue, q1_slope_per_min: fit.slope, q1_slope_sigma: fit.slopeSigma,
+                                         start_min: fit.origin)
+            if fit.model == .exponential {
+                entry.q1_limit = fit.parameters[0]
+                entry.q1_change = fit.parameters[1]
+                entry.tau_min = fit.parameters[2]
+                entry.tau_sigma_min = fit.uncertainties[2]
+                entry.beta = fit.parameters[3]
             }
+            relaxations.append(entry)
         }
-        let result = Output(isotherms: isotherms, thermal_expansion: windows, relaxation: relaxation)
+        let result = Output(isotherms: isotherms, thermal_expansion: windows, relaxation: relaxations)
         try AtomicFile.write(try JSONOutput.data(result), to: output)
         for iso in isotherms {
             print(String(format: "%.0f K (%d points):", iso.temperature_K, iso.points))
             for t in iso.transitions where t.quantity == "Q1" || t.quantity == "V" {
-                print(String(format: "  %@ transition at %.2f ± %.2f GPa (%@, jump %.4g)", t.quantity, t.pressure_GPa, t.sigma_GPa, t.kind, t.jump))
+                let detail = t.kind == "discontinuous" ? String(format: "jump %.4g, %.1fσ", t.change, t.significance)
+                    : String(format: "slope change %.3g per GPa", t.change)
+                print(String(format: "  %@ %@ transition at %.2f ± %.2f GPa (%@)", t.quantity, t.kind, t.pressure_GPa, t.sigma_GPa, detail))
             }
         }
         for w in windows { print(String(format: "thermal expansion %@ from %.1f to %.1f GPa", w.thermal_expansion, w.from_GPa, w.to_GPa)) }
-        if let r = relaxation { print(String(format: "relaxation: dQ1/dt = %.3g ± %.2g 1/(Å·min) over %d frames", r.q1_slope_per_min, r.q1_slope_sigma, r.points)) }
+        for r in relaxations {
+            if let tau = r.tau_min, let change = r.q1_change, let limit = r.q1_limit {
+                print(String(format: "relaxation at %.0f K: Q1 → %.5f 1/Å, change %.3g, τ = %.3g ± %.2g min (%d frames)",
+                             r.temperature_K ?? .nan, limit, change, tau, r.tau_sigma_min ?? .nan, r.points))
+            } else {
+                print(String(format: "relaxation at %.0f K: dQ1/dt = %.3g ± %.2g 1/(Å·min) over %d frames",
+                             r.temperature_K ?? .nan, r.q1_slope_per_min, r.q1_slope_sigma, r.points))
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ struct SimulateCommand: ParsableCommand {
     var size = 640
 
     @Option(help: "Pressures in GPa, comma-separated.")
-    var pressures = "0.5,2,4,6,9,14,20"
+    var pressures = "0.5,2,4,6.7,7.3,12,20"
 
     @Flag(help: "Write HDF5 images instead of MAR345.")
     var hdf5 = false

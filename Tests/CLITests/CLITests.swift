@@ -207,6 +207,49 @@ struct CLITests {
         #expect(listing.stdout.contains("4.156826 1 0 0 6"))
     }
 
+    /// A run configuration becomes make variables; mistakes are refused naming the file and line.
+    @Test func planChecksTheRunConfiguration() throws {
+        let dir = NSTemporaryDirectory() + "plan-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        for file in ["CeO2.tif", "empty.tif", "a.h5", "a.txt"] { try Data().write(to: URL(fileURLWithPath: dir + "/data/" + file)) }
+        let good = """
+            [run]
+            calibrant_image = data/CeO2.tif
+            calibrant = CeO2
+            empty_cell = data/empty.tif   # the cell without sample
+            composition = Ce65Co25Al10
+            [integration]
+            bins = 1500
+            [samples]
+            s1  data/a.h5  3  390  ruby:data/a.txt  15
+            s2  data/a.h5  4  390  standard
+            s3  data/a.h5  5  293  5.2  30
+
+            """
+        try good.write(toFile: dir + "/run.conf", atomically: true, encoding: .utf8)
+        let planned = try Self.run(["plan", dir + "/run.conf", "--output-dir", dir + "/out"])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let makefile = try String(contentsOfFile: dir + "/out/run.mk", encoding: .utf8)
+        #expect(makefile.contains("SAMPLES = s1 s2 s3") && makefile.contains("frame.s2 = 4") && makefile.contains("pressure.s2 = standard"))
+        #expect(makefile.contains("ruby.s1 = \(dir)/data/a.txt") && makefile.contains("BINS = 1500") && makefile.contains("POLARIZATION = 0.99"))
+        let conditions = try String(contentsOfFile: dir + "/out/conditions.tsv", encoding: .utf8)
+        #expect(conditions.contains("s3\t293.0\t5.2\t30.0") && conditions.contains("s1\t390.0\tnan\t15.0"))
+        for (edit, message) in [
+            (good.replacingOccurrences(of: "bins = 1500", with: "binz = 1500"), "bad.conf:7: unknown key binz"),
+            (good.replacingOccurrences(of: "composition = Ce65Co25Al10\n", with: ""), "[run] needs composition"),
+            (good.replacingOccurrences(of: "standard\n", with: "gold\n"), "bad.conf:10: pressure gold"),
+            (good.replacingOccurrences(of: "data/a.txt", with: "data/missing.txt"), "missing.txt does not exist"),
+            (good.replacingOccurrences(of: "s2  data", with: "s1  data"), "sample s1 appears twice"),
+        ] {
+            try edit.write(toFile: dir + "/bad.conf", atomically: true, encoding: .utf8)
+            let refused = try Self.run(["plan", dir + "/bad.conf", "--output-dir", dir + "/bad"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains(message), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/bad/run.mk"))
+        }
+    }
+
     /// The example pipeline on a generated run, twice: the second `make` does nothing, and
     /// touching the calibrant redoes the geometry and everything after it.
     @Test func examplePipelineRunsAndRerunsOnlyWhatChanged() throws {
@@ -214,7 +257,7 @@ struct CLITests {
         let dir = NSTemporaryDirectory() + "pipeline-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir + "/pipelines/example", withIntermediateDirectories: true)
-        for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.mk"] {
+        for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.conf"] {
             try FileManager.default.copyItem(atPath: repository.appendingPathComponent(file).path, toPath: dir + "/" + file)
         }
         func make(_ extra: [String] = []) throws -> Result {
@@ -256,10 +299,23 @@ struct CLITests {
             #expect(browser.terminationStatus == 0)
             #expect(dom.contains("<h2>Calibration</h2>") && dom.contains("S(Q), offset 0.5") && dom.contains("G(r), offset 2"))
             #expect(dom.components(separatedBy: "<svg").count >= 9, "plots missing from the rendered page")
-            #expect(dom.components(separatedBy: "<tr>").count - 1 == 15)  // header + 14 points
+            #expect(dom.components(separatedBy: "<tr><td>glass_").count - 1 == 14, "rows of the points table")
+            #expect(dom.contains("<h2>Transitions</h2>") && dom.contains("discontinuous"))
         } else {
             print("skipped: no chromium to render the report (make deps installs it)")
         }
+        // The simulated run's transitions: a step at 390 K, a smooth stiffening at 293 K.
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/pipelines/example/data/truth.json"))) as! [String: Any]
+        let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/pipelines/example/out/series.json"))) as! [String: Any]
+        let isotherms = series["isotherms"] as! [[String: Any]]
+        func transitions(_ t: Double) -> [[String: Any]] {
+            (isotherms.first { $0["temperature_K"] as? Double == t }?["transitions"] as? [[String: Any]] ?? []).filter { $0["quantity"] as? String == "Q1" }
+        }
+        let steps390 = transitions(390).filter { $0["kind"] as? String == "discontinuous" }
+        #expect(steps390.count == 1 && abs((steps390.first?["pressure_GPa"] as? Double ?? 0) - (truth["step_pressure_GPa"] as! Double)) <= 0.3, "\(transitions(390))")
+        #expect(!transitions(293).contains { $0["kind"] as? String == "discontinuous" }, "\(transitions(293))")
+        #expect(transitions(293).contains { abs(($0["pressure_GPa"] as! Double) - (truth["smooth_pressure_GPa"] as! Double)) <= ($0["sigma_GPa"] as! Double) },
+                "\(transitions(293))")
         let second = try make()
         #expect(second.status == 0)
         #expect(commands(second).isEmpty, "second make ran: \(commands(second))")
@@ -273,9 +329,20 @@ struct CLITests {
         #expect(ran.filter { $0 == "integrate" }.count == 15)
         #expect(ran.filter { $0 == "sq" }.count == 14)
         #expect(ran.contains("report") && !ran.contains("pressure"))
-        // A changed composition redoes S(Q) and what follows only.
-        let fourth = try make(["COMPOSITION=Ce60Co30Al10"])
+        // A changed composition in the run's configuration redoes S(Q) and what follows only.
+        let config = dir + "/pipelines/example/run.conf"
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "composition = Ce65Co25Al10", with: "composition = Ce60Co30Al10")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let fourth = try make()
         let again = commands(fourth)
-        #expect(!again.contains("integrate") && again.filter { $0 == "sq" }.count == 14)
+        #expect(fourth.status == 0)
+        #expect(!again.contains("integrate") && !again.contains("mask") && !again.contains("pressure") && again.filter { $0 == "sq" }.count == 14, "\(again)")
+        // A failed stage leaves nothing make would take as done: a broken S(Q) option fails the run.
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "options = --qmax 13.5", with: "options = --qmax 99")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let broken = try make()
+        #expect(broken.status != 0)
+        let retried = try make()
+        #expect(retried.status != 0 && commands(retried).contains("sq"), "a failed S(Q) stage was taken as done")
     }
 }

@@ -53,5 +53,12 @@ struct GoldSeriesTests {
             let ours = q1[index] - q1[0], expected = truth[index]["Q1"]! - truth[0]["Q1"]!
             #expect(abs(ours - expected) < 3e-4, "frame \(index): ΔQ1 \(ours) vs \(expected)")
         }
+        // The drift slows down: an exponential approach, of the true size.
+        let times = truth.map { $0["time_min"]! }
+        let fit = try #require(Relaxation.fit(time: times, value: q1, sigma: q1.map { _ in 1e-4 }))
+        let reference = try #require(Relaxation.fit(time: times, value: truth.map { $0["Q1"]! }, sigma: q1.map { _ in 1e-4 }))
+        #expect(fit.model == .exponential && reference.model == .exponential)
+        #expect(abs(fit.parameters[1] - reference.parameters[1]) < 3e-4, "change \(fit.parameters[1]) vs \(reference.parameters[1])")
+        print("gold relaxation: τ \(fit.parameters[2]) ± \(fit.uncertainties[2]) min, truth's \(reference.parameters[2]) min")
     }
 }
