@@ -79,8 +79,9 @@ $(foreach i,$(IMAGES),$(eval $(call image_rules,$(i))))
 $(foreach s,$(SAMPLES),$(if $(filter ruby,$(pressure.$(s))),$(eval $(call ruby_rule,$(s)))))
 $(foreach s,$(SAMPLES),$(if $(filter standard,$(pressure.$(s))),$(eval $(call standard_rule,$(s)))))
 
-$(OUT)/sq/%.sq: $(OUT)/integrated/%.xy $(OUT)/integrated/$(EMPTY_CELL).xy $(OUT)/params/sq.txt
-	$(BEAMLINE) sq $< --background $(OUT)/integrated/$(EMPTY_CELL).xy --bg-scale $(BG_SCALE) \
+BACKGROUND = $(if $(EMPTY_CELL),$(OUT)/integrated/$(EMPTY_CELL).xy)
+$(OUT)/sq/%.sq: $(OUT)/integrated/%.xy $(BACKGROUND) $(OUT)/params/sq.txt
+	$(BEAMLINE) sq $< $(if $(BACKGROUND),--background $(BACKGROUND) --bg-scale $(BG_SCALE)) \
 	    --composition $(COMPOSITION) $(SQ_OPTIONS) -o $(OUT)/sq
 
 $(OUT)/peaks.tsv: $(SQ_FILES) $(PRESSURE_FILES) $(OUT)/conditions.tsv

@@ -2,8 +2,9 @@ import BeamlineSupport
 import Foundation
 
 /// The description of a DAC run that `beamline plan` turns into make variables: where the
-/// images are, the calibrant, the empty cell and its scale, the composition, the settings of
-/// each stage, and one line per sample point.
+/// images are, the calibrant, the empty cell and its scale (optional: without it S(Q) comes from
+/// the sample's pattern alone), the composition, the settings of each stage, and one line per
+/// sample point.
 ///
 /// ```
 /// [run]
@@ -41,7 +42,7 @@ struct RunConfiguration: Equatable {
 
     /// Keys each section accepts, with their defaults ("" = none; nil = required).
     static let keys: [String: [String: String?]] = [
-        "run": ["calibrant_image": nil, "calibrant": nil, "empty_cell": nil, "composition": nil, "empty_cell_frame": "0",
+        "run": ["calibrant_image": nil, "calibrant": nil, "empty_cell": "", "composition": nil, "empty_cell_frame": "0",
                 "bg_scale": "1", "wavelength": "", "dataset": ""],
         "calibration": ["options": ""],
         "mask": ["spot_k": "6", "beamstop_mask": "", "options": ""],
@@ -103,7 +104,7 @@ struct RunConfiguration: Equatable {
                 settings[section, default: [:]][key] = fallback
             }
         }
-        for key in ["calibrant_image", "empty_cell"] { settings["run"]![key] = resolve(settings["run"]![key]!) }
+        for key in ["calibrant_image", "empty_cell"] where !settings["run"]![key]!.isEmpty { settings["run"]![key] = resolve(settings["run"]![key]!) }
         if let mask = settings["mask"]?["beamstop_mask"], !mask.isEmpty { settings["mask"]!["beamstop_mask"] = resolve(mask) }
         for (section, key, range) in [("run", "bg_scale", 0.0 ... 100), ("run", "wavelength", 0.01 ... 10), ("integration", "polarization", -1 ... 1),
                                       ("integration", "sigma_clip", 0.1 ... 100), ("mask", "spot_k", 0.1 ... 1000), ("run", "empty_cell_frame", 0 ... 1e9)] {
@@ -195,11 +196,13 @@ struct RunConfiguration: Equatable {
             "PRESSURE_OPTIONS = \(value("pressure", "options"))",
             "SQ_OPTIONS = \(value("sq", "options"))",
             "SERIES_OPTIONS = \(value("series", "options"))",
-            "EMPTY_CELL = \(Self.emptyCellName)",
             "SAMPLES = \(samples.map(\.name).joined(separator: " "))",
-            "image.\(Self.emptyCellName) = \(value("run", "empty_cell"))",
-            "frame.\(Self.emptyCellName) = \(value("run", "empty_cell_frame"))",
         ]
+        // Without an empty cell, S(Q) is made from the sample's pattern alone.
+        if !value("run", "empty_cell").isEmpty {
+            lines += ["EMPTY_CELL = \(Self.emptyCellName)", "image.\(Self.emptyCellName) = \(value("run", "empty_cell"))",
+                      "frame.\(Self.emptyCellName) = \(value("run", "empty_cell_frame"))"]
+        }
         for s in samples {
             lines.append("image.\(s.name) = \(s.image)")
             lines.append("frame.\(s.name) = \(s.frame)")

@@ -207,6 +207,93 @@ struct CLITests {
         #expect(listing.stdout.contains("4.156826 1 0 0 6"))
     }
 
+    /// Runs `make -j2` in pipelines/NAME with its output in a temporary directory.
+    static func pipeline(_ name: String, out: String) throws -> Result {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["make", "-C", repository.appendingPathComponent("pipelines/" + name).path, "-j2", "OUT=\(out)", "BEAMLINE=\(executable.path)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
+        process.environment = environment
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let o = stdout.fileHandleForReading.readDataToEndOfFile(), e = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Rows of a peak table as column → value.
+    static func peakTable(_ path: String) throws -> [[String: String]] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let columns = lines[0].split(separator: "\t").map(String.init)
+        return lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(columns, $0.split(separator: "\t").map(String.init))) }
+    }
+
+    static var devRunTruth: [String: Any]? {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/dev-run/truth.json").path
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    /// The dev run of ../shared through pipelines/dev-run, against truth.json: pressures, Q1,
+    /// widths, the 390 K step, the smooth 293 K change and the negative thermal expansion.
+    @Test func devRunPipelineAgainstTruth() throws {
+        guard let truth = Self.devRunTruth else { print("skipped: ../shared is not present (dev-run pipeline)"); return }
+        let out = NSTemporaryDirectory() + "dev-run-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Self.pipeline("dev-run", out: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        let samples = Dictionary(uniqueKeysWithValues: (truth["samples"] as! [[String: Any]]).map { ($0["name"] as! String, $0) })
+        let rows = try Self.peakTable(out + "/peaks.tsv")
+        #expect(rows.count == samples.count)
+        for row in rows {
+            let sample = try #require(samples[row["name"]!])
+            #expect(abs(Double(row["pressure_GPa"]!)! - (sample["pressure_GPa"] as! Double)) < 0.05, "\(row["name"]!) pressure")
+            #expect(abs(Double(row["Q1"]!)! - (sample["Q1"] as! Double)) < 0.005, "\(row["name"]!) Q1")
+            #expect(abs(Double(row["width_half_height"]!)! / (sample["fwhm_half_height"] as! Double) - 1) < 0.03, "\(row["name"]!) width")
+        }
+        let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/series.json"))) as! [String: Any]
+        let expected = truth["transitions"] as! [String: Double]
+        for iso in series["isotherms"] as! [[String: Any]] {
+            let q1 = (iso["transitions"] as! [[String: Any]]).filter { $0["quantity"] as? String == "Q1" }
+            let steps = q1.filter { $0["kind"] as? String == "discontinuous" }
+            if iso["temperature_K"] as? Double == 390 {
+                #expect(steps.count == 1 && abs((steps.first?["pressure_GPa"] as? Double ?? 0) - expected["step_390K_GPa"]!) <= 0.3, "\(q1)")
+            } else {
+                #expect(steps.isEmpty, "\(q1)")
+                #expect(q1.contains { abs(($0["pressure_GPa"] as! Double) - expected["smooth_293K_GPa"]!) <= ($0["sigma_GPa"] as! Double) }, "\(q1)")
+            }
+        }
+        let windows = series["thermal_expansion"] as! [[String: Any]]
+        #expect(windows.contains { $0["thermal_expansion"] as? String == "negative" && ($0["to_GPa"] as! Double) - ($0["from_GPa"] as! Double) > 10 })
+    }
+
+    /// The gold time series of ../shared through pipelines/gold-run (HDF5 frames, Au standard,
+    /// times): pressures from the Au rings and a Q1 that settles as the truth's does.
+    @Test func goldRunPipelineAgainstTruth() throws {
+        guard let truth = Self.devRunTruth else { print("skipped: ../shared is not present (gold pipeline)"); return }
+        let out = NSTemporaryDirectory() + "gold-run-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Self.pipeline("gold-run", out: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        let frames = (truth["gold"] as! [String: Any])["frames"] as! [[String: Double]]
+        let rows = try Self.peakTable(out + "/peaks.tsv")
+        #expect(rows.count == frames.count)
+        for (row, frame) in zip(rows, frames) {
+            #expect(abs(Double(row["pressure_GPa"]!)! - frame["pressure_GPa"]!) < 0.05, "\(row["name"]!) pressure")
+            #expect(Double(row["time_min"]!)! == frame["time_min"]!)
+        }
+        let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/series.json"))) as! [String: Any]
+        let relaxation = try #require((series["relaxation"] as! [[String: Any]]).first)
+        #expect(relaxation["model"] as? String == "exponential")
+        let change = frames.last!["Q1"]! - frames.first!["Q1"]!
+        #expect(abs((relaxation["q1_change"] as? Double ?? 0) - change) < 3e-4, "\(relaxation)")
+    }
+
     /// A run configuration becomes make variables; mistakes are refused naming the file and line.
     @Test func planChecksTheRunConfiguration() throws {
         let dir = NSTemporaryDirectory() + "plan-\(getpid())"
