@@ -109,6 +109,7 @@ struct SeriesTests {
                                                      pressureSigma: q.map { _ in 0.05 })
             if !stepped.transitions.contains(where: { $0.kind == .discontinuous && abs($0.pressure - stepAt) <= 0.3 }) { missedSteps += 1 }
         }
+        print("random isotherms: \(falseSteps) false steps, \(missedSteps) missed steps, \(smoothFound) smooth changes found, of \(runs)")
         #expect(falseSteps == 0, "\(falseSteps) of \(runs) smooth isotherms given a discontinuity")
         #expect(missedSteps <= runs / 50, "\(missedSteps) of \(runs) steps missed")
         #expect(smoothFound >= runs * 9 / 10, "smooth change found in \(smoothFound) of \(runs)")
