@@ -101,7 +101,23 @@ struct CalibrateCommand: ParsableCommand {
         print(String(format: "  wavelength %.6f Å%@", (g.wavelength ?? 0) * 1e10, sigma(.wavelength, 1e10)))
         print(String(format: "  FIT2D: direct distance %.4f mm, beam centre (%.3f, %.3f) px, tilt %.4f°, tilt plane rotation %.3f°",
                      f.directDistance, f.centerX, f.centerY, f.tilt, f.tiltPlaneRotation))
-        try AtomicFile.write(picture(frame: frame, result: result), to: URL(fileURLWithPath: output).deletingPathExtension().path + ".svg")
+        let stem = URL(fileURLWithPath: output).deletingPathExtension().path
+        try AtomicFile.write(picture(frame: frame, result: result), to: stem + ".svg")
+        try AtomicFile.write(pointTable(result), to: stem + ".points.tsv")
+    }
+
+    /// Every control point with its ring, azimuth and 2θ residual under the refined geometry.
+    func pointTable(_ result: Calibrator.Result) -> String {
+        let g = result.geometry
+        var text = "# beamline \(Beamline.version) calibrate: control points, residual = 2θ(point) − 2θ(ring)\n"
+        text += "reflection\trow\tcolumn\tchi_deg\ttwo_theta_ring_deg\tresidual_deg\n"
+        for p in result.points where result.twoThetaOfRing.indices.contains(p.ring) {
+            let ring = result.twoThetaOfRing[p.ring]
+            text += String(format: "%d\t%.3f\t%.3f\t%.3f\t%.6f\t%.6f\n", p.ring, p.row, p.column,
+                           g.chi(row: p.row, column: p.column) * 180 / .pi, ring * 180 / .pi,
+                           (g.twoTheta(row: p.row, column: p.column) - ring) * 180 / .pi)
+        }
+        return text
     }
 
     /// The image (log scale) with the control points and the fitted rings.

@@ -30,6 +30,9 @@ struct ReportCommand: ParsableCommand {
         if let svg = fm.contents(atPath: dir + "/geometry.svg") {
             html += "<h2>Calibration</h2><figure>\(String(decoding: svg, as: UTF8.self))</figure>\n"
         }
+        if let points = fm.contents(atPath: dir + "/geometry.points.tsv") {
+            html += "<figure>\(residualPlot(String(decoding: points, as: UTF8.self)))</figure>\n"
+        }
         if let poni = fm.contents(atPath: dir + "/geometry.poni") {
             html += "<pre>\(String(decoding: poni, as: UTF8.self).replacingOccurrences(of: "<", with: "&lt;"))</pre>\n"
         }
@@ -71,7 +74,8 @@ struct ReportCommand: ParsableCommand {
                 for piece in (fit?["segments"] as? [[Double]]) ?? [] where piece.count == 4 {
                     plot.fitLines.append((piece[0], piece[2] + piece[3] * piece[0], piece[1], piece[2] + piece[3] * piece[1], color))
                 }
-                for tr in (iso["transitions"] as? [[String: Any]]) ?? [] where (tr["quantity"] as? String) == quantity {
+                // Transitions marked where they mean most: the peak positions and the volume.
+                for tr in (iso["transitions"] as? [[String: Any]]) ?? [] where (tr["quantity"] as? String) == quantity && ["Q1", "Q2", "V"].contains(quantity) {
                     let kind = tr["kind"] as? String ?? ""
                     plot.verticalLines.append((tr["pressure_GPa"] as? Double ?? .nan, "\(Int(t)) K \(kind)", color))
                 }
@@ -101,5 +105,22 @@ struct ReportCommand: ParsableCommand {
             }
         }
         return html + "</table>\n"
+    }
+
+    /// The calibration's 2θ residuals against azimuth, one colour per ring.
+    func residualPlot(_ table: String) -> String {
+        var byRing: [Int: [(Double, Double)]] = [:]
+        for line in table.split(separator: "\n") where !line.hasPrefix("#") {
+            let f = line.split(separator: "\t")
+            guard f.count == 6, let ring = Int(f[0]), let chi = Double(f[3]), let residual = Double(f[5]) else { continue }
+            byRing[ring, default: []].append((chi, residual * 1000))
+        }
+        var plot = SVGPlot(title: "Calibration: 2θ residual of the control points", xLabel: "χ (°)", yLabel: "residual (m°)")
+        plot.joinMarkers = false
+        for (k, ring) in byRing.keys.sorted().enumerated() {
+            // A legend for the first few rings; the colours repeat after ten.
+            plot.series.append((k < 6 ? "ring \(ring + 1)" : "", byRing[ring]!, SVGPlot.palette[k % SVGPlot.palette.count], true))
+        }
+        return plot.render()
     }
 }

@@ -9,6 +9,8 @@ struct SVGPlot {
     var verticalLines: [(Double, String, String)] = []
     /// Fitted straight pieces (x₀, y₀, x₁, y₁, colour); a marker series of the same colour is then not joined up.
     var fitLines: [(Double, Double, Double, Double, String)] = []
+    /// Join a marker series' points with a line (false: a scatter plot).
+    var joinMarkers = true
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
@@ -34,17 +36,25 @@ struct SVGPlot {
         }
         s += "<text x=\"\(width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(xLabel)</text>\n"
         s += "<text x=\"14\" y=\"\(height / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(height / 2))\">\(yLabel)</text>\n"
-        for (x, label, color) in verticalLines where x >= x0 && x <= x1 {
+        for (index, (x, label, color)) in verticalLines.enumerated() where x >= x0 && x <= x1 {
             s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-dasharray=\"4 3\"/>\n", px(x), top, px(x), height - bottom, color)
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", px(x) + 3, top + 12, color, label)
+            // Labels of neighbouring lines on different rows.
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", px(x) + 3, top + 12 + 12 * Double(index % 3), color, label)
         }
-        for (xa, ya, xb, yb, color) in fitLines where [xa, ya, xb, yb].allSatisfy(\.isFinite) {
-            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"1.2\"/>\n", px(xa), py(ya), px(xb), py(yb), color)
+        if !fitLines.isEmpty {
+            // Fitted pieces may reach beyond the data's range: clipped to the frame.
+            let clip = "clip-" + String(title.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) && $0.isASCII }.map(Character.init))
+            s += "<clipPath id=\"\(clip)\"><rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\"/></clipPath>\n"
+            s += "<g clip-path=\"url(#\(clip))\">\n"
+            for (xa, ya, xb, yb, color) in fitLines where [xa, ya, xb, yb].allSatisfy(\.isFinite) {
+                s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"1.2\"/>\n", px(xa), py(ya), px(xb), py(yb), color)
+            }
+            s += "</g>\n"
         }
         for (index, item) in series.enumerated() {
             let points = item.points.filter { $0.0.isFinite && $0.1.isFinite }
             guard !points.isEmpty else { continue }
-            if points.count > 1, !(item.markers && fitLines.contains { $0.4 == item.color }) {
+            if points.count > 1, !(item.markers && (!joinMarkers || fitLines.contains { $0.4 == item.color })) {
                 let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
                 s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.2\"/>\n"
             }
