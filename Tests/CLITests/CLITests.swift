@@ -207,12 +207,12 @@ struct CLITests {
         #expect(listing.stdout.contains("4.156826 1 0 0 6"))
     }
 
-    /// Runs `make -j2` in pipelines/NAME with its output in a temporary directory.
-    static func pipeline(_ name: String, out: String) throws -> Result {
+    /// Runs `make -j2` in `directory` with our executable and calibration tables.
+    static func make(in directory: String, _ extra: [String] = []) throws -> Result {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["make", "-C", repository.appendingPathComponent("pipelines/" + name).path, "-j2", "OUT=\(out)", "BEAMLINE=\(executable.path)"]
+        process.arguments = ["make", "-C", directory, "-j2", "BEAMLINE=\(executable.path)"] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
         process.environment = environment
@@ -223,6 +223,12 @@ struct CLITests {
         let o = stdout.fileHandleForReading.readDataToEndOfFile(), e = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs pipelines/NAME with its output in a temporary directory.
+    static func pipeline(_ name: String, out: String) throws -> Result {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try make(in: repository.appendingPathComponent("pipelines/" + name).path, ["OUT=\(out)"])
     }
 
     /// Rows of a peak table as column → value.
@@ -347,21 +353,7 @@ struct CLITests {
         for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.conf"] {
             try FileManager.default.copyItem(atPath: repository.appendingPathComponent(file).path, toPath: dir + "/" + file)
         }
-        func make(_ extra: [String] = []) throws -> Result {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["make", "-C", dir + "/pipelines/example", "-j2", "BEAMLINE=\(Self.executable.path)"] + extra
-            var environment = ProcessInfo.processInfo.environment
-            environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
-            process.environment = environment
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-        }
+        func make() throws -> Result { try Self.make(in: dir + "/pipelines/example") }
         func commands(_ r: Result) -> [String] {
             r.stdout.split(separator: "\n").compactMap { line in
                 line.contains(Self.executable.path + " ") ? String(line.split(separator: " ")[1]) : nil
