@@ -22,6 +22,10 @@ import Foundation
 ///   positions over which χ² stays within max(1, χ²/ν) of its minimum, and at least half the
 ///   gap between the two pressures around it.
 ///
+/// Breakpoints are reported only when they describe the data better (BIC lower by more than 2)
+/// than a smooth compression curve y = a(1 + cP)^e, the form Murnaghan's equation gives V and
+/// Q1: the curvature of ordinary compression is not a transition.
+///
 /// Each point's uncertainty combines the measured one with the pressure's:
 /// σᵢ² = σ_yᵢ² + (sᵢ σ_Pᵢ)², sᵢ the smaller neighbouring slope, because in a diamond cell the
 /// pressure is usually the less certain coordinate.
@@ -157,7 +161,8 @@ public struct TransitionAnalysis: Sendable {
                     return
                 }
                 guard start < grid.count else { return }
-                for i in start ..< grid.count where knots.last.map({ pointsBetween($0, grid[i]) }) ?? true {
+                // Three breakpoints: every other candidate, then the refinement below.
+                for i in stride(from: start, to: grid.count, by: count >= 3 ? 2 : 1) where knots.last.map({ pointsBetween($0, grid[i]) }) ?? true {
                     search(i + 1, knots + [grid[i]])
                 }
             }
@@ -180,8 +185,13 @@ public struct TransitionAnalysis: Sendable {
             bicByCount[count] = bic
             if best == nil || bic < best!.bic { best = (bic, bestKnots, bestChi) }
         }
-        let knots = best?.knots ?? []
-        let chiMin = best?.chi ?? 0
+        // Breakpoints only where a smooth compression curve will not do: the hinges must beat it
+        // by more than 2 in BIC ("positive" evidence, Kass & Raftery, JASA 90 (1995) 773).
+        let curve = Self.smoothCurve(p: p, y: corrected, weights: weights)
+        let curveBIC = curve.map { $0.chiSquare + Double(3 + stepGaps.count) * logN } ?? .infinity
+        let curvePreferred = curve != nil && !(best?.knots.isEmpty ?? true) && best!.bic > curveBIC - 2
+        let knots = curvePreferred ? [] : best?.knots ?? []
+        let chiMin = curvePreferred ? curve!.chiSquare : best?.chi ?? 0
         let dof = max(1, n - 2 - 2 * knots.count - stepGaps.count)
         let tolerance = max(1, chiMin / Double(dof))
         if let (coefficients, _) = fit(knots, corrected) {
@@ -202,7 +212,7 @@ public struct TransitionAnalysis: Sendable {
                 let halfRange = max((inside.max()! - inside.min()!) / 2, (above - below) / 2)
                 // A change of slope inside a step's gap or right beside it is that step.
                 if zip(stepPositions, stepHalfGaps).contains(where: { abs($0 - t) <= halfRange + $1 }) { continue }
-                let fewer = bicByCount[knots.count - 1] ?? .nan
+                let fewer = min(bicByCount[knots.count - 1] ?? .infinity, curveBIC)
                 transitions.append(Transition(pressure: t, sigma: halfRange, kind: .smooth, change: coefficients[2 + k],
                                               significance: fewer - best!.bic))
             }
@@ -211,7 +221,21 @@ public struct TransitionAnalysis: Sendable {
         // The model drawn: hinges and steps fitted together on the measured values.
         var segments: [Segment] = []
         var chiSquare = chiMin
-        if let (c, chi) = fit(knots, y, steps: stepPositions) {
+        if curvePreferred, let curve {
+            // The smooth curve in short straight pieces, with the steps' jumps added back.
+            let edges = (Array(stride(from: 0, through: 40, by: 1)).map { p[0] + (p[n - 1] - p[0]) * Double($0) / 40 } + stepPositions).sorted()
+            func model(_ x: Double, side: Double) -> Double {
+                var v = Self.curveValue(curve.parameters, x)
+                for (gap, jump) in stepGaps where side > (p[gap] + p[gap + 1]) / 2 { v += jump }
+                return v
+            }
+            for k in 0 ..< edges.count - 1 where edges[k + 1] > edges[k] {
+                let mid = (edges[k] + edges[k + 1]) / 2
+                let ya = model(edges[k], side: mid), yb = model(edges[k + 1], side: mid)
+                let slope = (yb - ya) / (edges[k + 1] - edges[k])
+                segments.append(Segment(from: edges[k], to: edges[k + 1], intercept: ya - slope * edges[k], slope: slope))
+            }
+        } else if let (c, chi) = fit(knots, y, steps: stepPositions) {
             chiSquare = chi
             let edges = ([p[0]] + knots + stepPositions + [p[n - 1]]).sorted()
             for k in 0 ..< edges.count - 1 where edges[k + 1] > edges[k] {
@@ -227,5 +251,29 @@ public struct TransitionAnalysis: Sendable {
         }
         return TransitionAnalysis(transitions: transitions.sorted { $0.pressure < $1.pressure }, segments: segments,
                                   chiSquare: chiSquare, degreesOfFreedom: dof)
+    }
+
+    static func curveValue(_ q: [Double], _ x: Double) -> Double { q[0] * pow(1 + q[1] * x, q[2]) }
+
+    /// Weighted fit of y = a (1 + c P)^e: Murnaghan's V(P) = V₀(1 + K′P/K₀)^(−1/K′)
+    /// (Murnaghan, PNAS 30 (1944) 244) and Q ∝ V^(−1/3) both have this form, so it describes a
+    /// compression curve with no transition. Nil for values of both signs or a failed fit.
+    static func smoothCurve(p: [Double], y: [Double], weights: [Double]) -> (parameters: [Double], chiSquare: Double)? {
+        let n = p.count
+        guard n >= 4, p[0] >= 0 else { return nil }
+        let sign: Double = y.allSatisfy { $0 > 0 } ? 1 : y.allSatisfy { $0 < 0 } ? -1 : 0
+        guard sign != 0 else { return nil }
+        let values = y.map { $0 * sign }
+        let lm = LevenbergMarquardt(lower: [-.infinity, 1e-6, -50], upper: [.infinity, 100, 50])
+        var best: (parameters: [Double], chiSquare: Double)?
+        for c in [0.01, 0.05, 0.2, 1.0] {
+            let a = values[0] / pow(1 + c * p[0], 0.1)
+            let e = log(values[n - 1] / a) / log(1 + c * p[n - 1])
+            guard a.isFinite, e.isFinite else { continue }
+            let fit = lm.fit([a, c, e]) { q in (0 ..< n).map { (values[$0] - Self.curveValue(q, p[$0])) * weights[$0].squareRoot() } }
+            guard fit.parameters.allSatisfy({ $0.isFinite }), fit.chiSquare.isFinite else { continue }
+            if best == nil || fit.chiSquare < best!.chiSquare { best = (fit.parameters, fit.chiSquare) }
+        }
+        return best.map { ([$0.parameters[0] * sign, $0.parameters[1], $0.parameters[2]], $0.chiSquare) }
     }
 }

@@ -81,10 +81,11 @@ struct SeriesTests {
 
     /// Seeded random runs, seven pressures per isotherm as in a DAC run: a change of
     /// compressibility is never called a discontinuity, and a jump bracketed within ±0.3 GPa is
-    /// found there; in nine runs out of ten a smooth change is found within its stated uncertainty.
+    /// found there; in nine runs out of ten a smooth change is found within its stated uncertainty;
+    /// a plain compression curve (Murnaghan, random K0 and K′) is hardly ever given a transition.
     @Test func randomRuns() {
         var rng = SplitMix(seed: 11)
-        var falseSteps = 0, missedSteps = 0, smoothFound = 0
+        var falseSteps = 0, missedSteps = 0, smoothFound = 0, spurious = 0
         let runs = 200
         for _ in 0 ..< runs {
             let kink = Double.random(in: 3.5 ... 6, using: &rng)
@@ -98,6 +99,13 @@ struct SeriesTests {
             if smooth.transitions.contains(where: { $0.kind == .discontinuous }) { falseSteps += 1 }
             if smooth.transitions.contains(where: { $0.kind == .smooth && abs($0.pressure - kink) <= $0.sigma }) { smoothFound += 1 }
 
+            // Ordinary compression, no transition: Murnaghan with random K0 and K′.
+            let k0 = Double.random(in: 40 ... 80, using: &rng), kPrime = Double.random(in: 3 ... 6, using: &rng)
+            q = p.map { 2.336 * pow(1 + kPrime * $0 / k0, 1 / (3 * kPrime)) + 1.5e-4 * Self.gaussian(&rng) }
+            let plain = TransitionAnalysis.analyse(pressure: measured, value: q, valueSigma: q.map { _ in 1.5e-4 },
+                                                   pressureSigma: q.map { _ in 0.05 })
+            if !plain.transitions.isEmpty { spurious += 1 }
+
             let stepAt = Double.random(in: 4 ... 8, using: &rng), jump = Double.random(in: 0.005 ... 0.01, using: &rng)
             p = [0.6, Double.random(in: 1.5 ... 3.5, using: &rng), stepAt - Double.random(in: 0.05 ... 0.3, using: &rng),
                  stepAt + Double.random(in: 0.05 ... 0.3, using: &rng), Double.random(in: 9 ... 15, using: &rng),
@@ -109,10 +117,25 @@ struct SeriesTests {
                                                      pressureSigma: q.map { _ in 0.05 })
             if !stepped.transitions.contains(where: { $0.kind == .discontinuous && abs($0.pressure - stepAt) <= 0.3 }) { missedSteps += 1 }
         }
-        print("random isotherms: \(falseSteps) false steps, \(missedSteps) missed steps, \(smoothFound) smooth changes found, of \(runs)")
+        print("random isotherms: \(falseSteps) false steps, \(missedSteps) missed steps, \(smoothFound) smooth changes found, \(spurious) transitions on plain compression curves, of \(runs)")
         #expect(falseSteps == 0, "\(falseSteps) of \(runs) smooth isotherms given a discontinuity")
         #expect(missedSteps <= runs / 50, "\(missedSteps) of \(runs) steps missed")
         #expect(smoothFound >= runs * 9 / 10, "smooth change found in \(smoothFound) of \(runs)")
+        #expect(spurious <= runs / 20, "\(spurious) of \(runs) plain compression curves given a transition")
+    }
+
+    /// Thirty precise points on a plain compression curve: its curvature is not a transition.
+    @Test func denseCompressionCurveHasNoTransition() {
+        var rng = SplitMix(seed: 5)
+        let p = (0 ..< 30).map { 0.5 + 1.5 * Double($0) }
+        let q = p.map { 2.33 * pow(1 + 4 * $0 / 60, 1.0 / 12) + 1.5e-4 * Self.gaussian(&rng) }
+        let analysis = TransitionAnalysis.analyse(pressure: p, value: q, valueSigma: q.map { _ in 1.5e-4 }, pressureSigma: q.map { _ in 0.05 })
+        #expect(analysis.transitions.isEmpty, "\(analysis.transitions)")
+        // The curve drawn follows the points.
+        for (x, y) in zip(p, q) {
+            let piece = analysis.segments.first { x >= $0.from && x <= $0.to }!
+            #expect(abs(piece.intercept + piece.slope * x - y) < 1e-3)
+        }
     }
 
     /// A rise across a wide gap is not called a discontinuity: it cannot be told from a steep
