@@ -24,6 +24,8 @@ public struct DACSimulator {
         public var pressure: Double
         public var q1: Double
         public var rubyR1: Double
+        /// Lattice parameter of the gold pressure standard in the cell (Å), when there is one.
+        public var goldLattice: Double?
     }
 
     public var geometry: DetectorGeometry
@@ -38,6 +40,9 @@ public struct DACSimulator {
     public var smoothPressure = 4.5
     public var stiffening = 1.6
     public var seed: UInt64 = 2026
+    /// Gold powder in the cell: its rings (Fei et al. 2007 BM3 with thermal pressure, at each
+    /// point's P and T) appear on every sample image as a pressure standard.
+    public var gold = false
 
     public init(size: Int = 640, pixel: Double = 300e-6, distance: Double = 0.2, wavelength: Double = 0.2) {
         geometry = DetectorGeometry(distance: distance, poni1: Double(size) / 2 * pixel + 0.0013, poni2: Double(size) / 2 * pixel - 0.0009,
@@ -94,12 +99,13 @@ public struct DACSimulator {
         var rng = SplitMix(seed: seed)
         let centre = geometry.fit2d
         let n = geometry.width * geometry.height
-        func image(intensity: (Double) -> Double, spots: Int) -> [Float] {
+        /// `sharp` is evaluated at each pixel's own Q (narrow rings); `intensity` on the grid.
+        func image(intensity: (Double) -> Double, sharp: ((Double) -> Double)? = nil, spots: Int) -> [Float] {
             var pixels = [Float](repeating: 0, count: n)
             for i in 0 ..< n {
                 let q = maps.radial[i]
                 let k = min(grid.count - 2, Int(q / 0.005))
-                let mean = intensity(grid[k]) * Double(maps.solidAngle![i] * maps.polarization![i])
+                let mean = (intensity(grid[k]) + (sharp?(q) ?? 0)) * Double(maps.solidAngle![i] * maps.polarization![i])
                 let x = Double(i % geometry.width) + 0.5 - centre.centerX, y = Double(i / geometry.width) + 0.5 - centre.centerY
                 let shaded = (x * x + y * y < 100 || (abs(y) < 3 && x > 0)) ? 0.02 : 1.0  // beam stop and arm
                 pixels[i] = Float(rng.poisson(mean * shaded))
@@ -127,14 +133,31 @@ public struct DACSimulator {
         try save("empty_cell", image(intensity: background, spots: 6))
         let ruby = try RubyCalibration(calibrationDirectory: calibrationDirectory)
         let shen = try ruby.scale("shen2020")
+        let goldScale = try gold ? StandardMaterial.load("Au", calibrationDirectory: calibrationDirectory).scale("fei2007bm3") : nil
+        let goldReflections = try gold ? StandardMaterial.load("Au", calibrationDirectory: calibrationDirectory).reflections() : []
         var points: [Point] = []
         for t in temperatures {
             for (k, p) in pressures.enumerated() {
                 let name = String(format: "glass_%.0fK_%02d", t, k)
                 let q1 = self.q1(pressure: p, temperature: t)
+                // Gold rings: Gaussian in Q, as narrow as the pixels allow (FWHM 0.012 Å⁻¹ or 1.2 pixels),
+                // the same area whatever the width, strength by multiplicity, fading with Q.
+                let goldLattice = try goldScale.map { cbrt(try $0.volume(pressure: p, temperature: t)) }
+                let rings = goldLattice.map { a in goldReflections.map { reflection -> (Double, Double, Double) in
+                    let q = 2 * .pi * Double(reflection.m).squareRoot() / a
+                    let twoTheta = 2 * asin(min(1, q * lambda / (4 * .pi)))
+                    let perPixel = 2 * .pi / lambda * cos(twoTheta / 2) * pow(cos(twoTheta), 2) * geometry.pixel1 / geometry.distance
+                    return (q, Double(Self.multiplicity(reflection.h, reflection.k, reflection.l)), max(0.012, 1.2 * perPixel) / 2.3548)
+                } } ?? []
                 let pixels = image(intensity: { q in
                     let i = min(grid.count - 1, Int(q / 0.005))
                     return 2.5 * (f2[i] + f[i] * f[i] * (self.structureFactor(q, q1: q1) - 1) + compton[i]) + self.backgroundScale * background(q)
+                }, sharp: rings.isEmpty ? nil : { q in
+                    var v = 0.0
+                    for (centre, m, width) in rings where abs(q - centre) < 6 * width {
+                        v += 60 * m * 0.0051 / width * exp(-0.5 * pow((q - centre) / width, 2)) * exp(-q / 6)
+                    }
+                    return v
                 }, spots: 8)
                 try save(name, pixels)
                 // Ruby R1: invert the scale at 296 K, add the temperature shift.
@@ -148,7 +171,7 @@ public struct DACSimulator {
                     x += 0.022
                 }
                 try AtomicFile.write(text, to: directory + "/ruby/\(name).txt")
-                points.append(Point(name: name, temperature: t, pressure: p, q1: q1, rubyR1: r1))
+                points.append(Point(name: name, temperature: t, pressure: p, q1: q1, rubyR1: r1, goldLattice: goldLattice))
             }
         }
         try PoniFile.write(geometry, to: directory + "/geometry.poni", comments: ["true geometry of the simulated run"])
@@ -165,5 +188,16 @@ public struct DACSimulator {
         try AtomicFile.write(try encoder.encode(Truth(composition: composition, background_scale: backgroundScale, wavelength_A: lambda,
                                                       step_pressure_GPa: stepPressure, smooth_pressure_GPa: smoothPressure, points: points)), to: directory + "/truth.json")
         return points
+    }
+
+    /// Number of cubic reflections equivalent to (h k l): its distinct signed permutations.
+    static func multiplicity(_ h: Int, _ k: Int, _ l: Int) -> Int {
+        var seen = Set<[Int]>()
+        for p in [[h, k, l], [h, l, k], [k, h, l], [k, l, h], [l, h, k], [l, k, h]] {
+            for signs in 0 ..< 8 {
+                seen.insert([p[0] * (signs & 1 == 0 ? 1 : -1), p[1] * (signs & 2 == 0 ? 1 : -1), p[2] * (signs & 4 == 0 ? 1 : -1)])
+            }
+        }
+        return seen.count
     }
 }

@@ -7,7 +7,12 @@ struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Write a simulated DAC run (calibrant, empty cell, glass at pressures on two isotherms, ruby spectra) with its truth.",
-        discussion: "The images are MAR345 (square detector) or HDF5; truth.json records every true pressure and Q1."
+        discussion: """
+            The images are MAR345 (square detector) or HDF5; truth.json records every true pressure \
+            and Q1 (and the gold lattice parameter with --gold). OUTPUT/run.conf describes the run for \
+            `beamline plan` and pipelines/dac.mk: pressures from the ruby spectra, or with --gold \
+            from the gold rings.
+            """
     )
 
     @Option(name: [.short, .customLong("output")], help: "Output directory.")
@@ -22,6 +27,9 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Write HDF5 images instead of MAR345.")
     var hdf5 = false
 
+    @Flag(help: "Put gold powder in the cell: its rings on every sample image serve as the pressure standard.")
+    var gold = false
+
     @Option(help: "Random seed.")
     var seed: UInt64 = 2026
 
@@ -33,7 +41,30 @@ struct SimulateCommand: ParsableCommand {
         simulator.pressures = pressures.split(separator: ",").compactMap { Double($0) }
         guard !simulator.pressures.isEmpty else { throw ValidationError("no pressures") }
         simulator.seed = seed
+        simulator.gold = gold
         let points = try simulator.write(to: output, calibrationDirectory: try CalibrationDirectory.locate(override: calibration), hdf5: hdf5)
-        print("\(output): \(points.count) sample images, calibrant, empty cell, ruby spectra, geometry.poni, truth.json")
+        let ext = hdf5 ? "h5" : "mar\(size)"
+        var config = """
+            # A run simulated by `beamline simulate`: reduce it with `beamline plan` and pipelines/dac.mk.
+            [run]
+            calibrant_image = images/CeO2.\(ext)
+            calibrant = CeO2
+            empty_cell = images/empty_cell.\(ext)
+            bg_scale = \(simulator.backgroundScale)
+            composition = \(simulator.composition)
+
+            [pressure]
+            standard = Au
+            standard_scale = fei2007bm3
+
+            [samples]
+            # name  image  frame  T (K)  pressure
+
+            """
+        for p in points {
+            config += "\(p.name)  images/\(p.name).\(ext)  -  \(p.temperature)  \(gold ? "standard" : "ruby:ruby/\(p.name).txt")\n"
+        }
+        try AtomicFile.write(config, to: (output as NSString).appendingPathComponent("run.conf"))
+        print("\(output): \(points.count) sample images, calibrant, empty cell, ruby spectra, geometry.poni, truth.json, run.conf")
     }
 }

@@ -300,6 +300,32 @@ struct CLITests {
         #expect(abs((relaxation["q1_change"] as? Double ?? 0) - change) < 3e-4, "\(relaxation)")
     }
 
+    /// A simulated run in HDF5 with gold in the cell, reduced from the run.conf the simulator
+    /// writes: pressures from the Au rings, the step at the higher temperature.
+    @Test func simulatedGoldRunThroughThePipeline() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = NSTemporaryDirectory() + "gold-sim-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let simulated = try Self.run(["simulate", "-o", dir, "--gold", "--hdf5", "--size", "1000"])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        try "CONFIG = run.conf\nOUT = out\ninclude \(repository.path)/pipelines/dac.mk\n".write(toFile: dir + "/Makefile", atomically: true, encoding: .utf8)
+        let run = try Self.make(in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/truth.json"))) as! [String: Any]
+        let points = Dictionary(uniqueKeysWithValues: (truth["points"] as! [[String: Any]]).map { ($0["name"] as! String, $0) })
+        let rows = try Self.peakTable(dir + "/out/peaks.tsv")
+        #expect(rows.count == 14)
+        for row in rows {
+            let expected = try #require(points[row["name"]!]?["pressure"] as? Double)
+            #expect(abs(Double(row["pressure_GPa"]!)! - expected) < 0.1, "\(row["name"]!): \(row["pressure_GPa"]!) GPa from Au, truth \(expected)")
+        }
+        let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/series.json"))) as! [String: Any]
+        let hot = (series["isotherms"] as! [[String: Any]]).first { $0["temperature_K"] as? Double == 390 }
+        let steps = (hot?["transitions"] as? [[String: Any]] ?? []).filter { $0["quantity"] as? String == "Q1" && $0["kind"] as? String == "discontinuous" }
+        #expect(steps.count == 1 && abs((steps.first?["pressure_GPa"] as? Double ?? 0) - (truth["step_pressure_GPa"] as! Double)) <= 0.3, "\(steps)")
+    }
+
     /// A run configuration becomes make variables; mistakes are refused naming the file and line.
     @Test func planChecksTheRunConfiguration() throws {
         let dir = NSTemporaryDirectory() + "plan-\(getpid())"
