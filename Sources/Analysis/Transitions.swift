@@ -77,6 +77,8 @@ public struct TransitionAnalysis: Sendable {
     ///   - pressureSigma: standard uncertainty of each pressure.
     public static func analyse(pressure: [Double], value: [Double], valueSigma: [Double], pressureSigma: [Double],
                                options: Options = Options()) -> TransitionAnalysis {
+        precondition(value.count == pressure.count && valueSigma.count == pressure.count && pressureSigma.count == pressure.count,
+                     "one value and two uncertainties per pressure")
         let order = pressure.indices.filter { pressure[$0].isFinite && value[$0].isFinite }.sorted { pressure[$0] < pressure[$1] }
         let p = order.map { pressure[$0] }, y = order.map { value[$0] }
         let n = p.count
@@ -192,7 +194,7 @@ public struct TransitionAnalysis: Sendable {
         let curvePreferred = curve != nil && !(best?.knots.isEmpty ?? true) && best!.bic > curveBIC - 2
         let knots = curvePreferred ? [] : best?.knots ?? []
         let chiMin = curvePreferred ? curve!.chiSquare : best?.chi ?? 0
-        let dof = max(1, n - 2 - 2 * knots.count - stepGaps.count)
+        let dof = max(1, n - (curvePreferred ? 3 : 2 + 2 * knots.count) - stepGaps.count)
         let tolerance = max(1, chiMin / Double(dof))
         if let (coefficients, _) = fit(knots, corrected) {
             for (k, t) in knots.enumerated() {

@@ -326,6 +326,27 @@ struct CLITests {
         #expect(steps.count == 1 && abs((steps.first?["pressure_GPa"] as? Double ?? 0) - (truth["step_pressure_GPa"] as! Double)) <= 0.3, "\(steps)")
     }
 
+    /// A draft configuration from a simulated run's directory: calibrant, empty cell, samples
+    /// with temperatures from their names and their ruby spectra; `plan` accepts it.
+    @Test func initDraftsAConfiguration() throws {
+        let dir = NSTemporaryDirectory() + "init-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let simulated = try Self.run(["simulate", "-o", dir + "/data", "--size", "200", "--pressures", "1,3"])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        let drafted = try Self.run(["init", dir + "/data", "-o", dir + "/run.conf", "--composition", "Ce65Co25Al10"])
+        #expect(drafted.status == 0, "\(drafted.stderr)")
+        let text = try String(contentsOfFile: dir + "/run.conf", encoding: .utf8)
+        #expect(text.contains("calibrant_image = data/images/CeO2.mar200") && text.contains("calibrant = CeO2"))
+        #expect(text.contains("empty_cell = data/images/empty_cell.mar200"))
+        #expect(text.contains("glass_390K_01  data/images/glass_390K_01.mar200  -  390  ruby:data/ruby/glass_390K_01.txt"))
+        let planned = try Self.run(["plan", dir + "/run.conf", "--output-dir", dir + "/out"])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        #expect(planned.stdout.contains("4 samples"))
+        let again = try Self.run(["init", dir + "/data", "-o", dir + "/run.conf"])
+        #expect(again.status != 0 && again.stderr.contains("exists already"))
+    }
+
     /// A run configuration becomes make variables; mistakes are refused naming the file and line.
     @Test func planChecksTheRunConfiguration() throws {
         let dir = NSTemporaryDirectory() + "plan-\(getpid())"
