@@ -2,10 +2,10 @@ import BeamlineNumerics
 import BeamlineSupport
 import Foundation
 
-
 /// Sign of the thermal expansion between two isotherms, pressure window by window: at a
 /// given pressure a larger Q1 at the higher temperature means a smaller volume, i.e.
-/// negative thermal expansion.
+/// negative thermal expansion. A window ends where the difference of the two curves crosses
+/// zero (linear interpolation between the measured pressures).
 public struct ThermalExpansion: Sendable {
     public struct Window: Sendable {
         public var from: Double, to: Double
@@ -15,18 +15,24 @@ public struct ThermalExpansion: Sendable {
     public static func windows(low: (p: [Double], q1: [Double]), high: (p: [Double], q1: [Double])) -> [Window] {
         let lowOrder = low.p.indices.sorted { low.p[$0] < low.p[$1] }
         let lp = lowOrder.map { low.p[$0] }, lq = lowOrder.map { low.q1[$0] }
-        var points: [(Double, Bool)] = []
+        // Q1(high T) − Q1(low T) at each pressure of the higher isotherm (the lower one interpolated).
+        var points: [(p: Double, difference: Double)] = []
         for (p, q) in zip(high.p, high.q1).sorted(by: { $0.0 < $1.0 }) {
             guard let reference = Interpolation.linear(lp, lq, at: p) else { continue }
-            points.append((p, q > reference))
+            points.append((p, q - reference))
         }
         var windows: [Window] = []
-        for (p, negative) in points {
+        for (k, point) in points.enumerated() {
+            let negative = point.difference > 0
             if let last = windows.last, last.negative == negative {
-                windows[windows.count - 1].to = p
+                windows[windows.count - 1].to = point.p
+            } else if let previous = k > 0 ? points[k - 1] : nil {
+                // The sign changes where the difference, interpolated linearly, crosses zero.
+                let crossing = previous.p + (point.p - previous.p) * previous.difference / (previous.difference - point.difference)
+                windows[windows.count - 1].to = crossing
+                windows.append(Window(from: crossing, to: point.p, negative: negative))
             } else {
-                if let last = windows.last { windows[windows.count - 1].to = (last.to + p) / 2 }
-                windows.append(Window(from: windows.last.map { $0.to } ?? p, to: p, negative: negative))
+                windows.append(Window(from: point.p, to: point.p, negative: negative))
             }
         }
         return windows

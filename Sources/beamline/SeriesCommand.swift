@@ -17,7 +17,7 @@ struct SeriesCommand: ParsableCommand {
             the breakpoints (0 to --max-breakpoints) of continuous piecewise-linear fits, their \
             number chosen by the Bayesian information criterion. Each point's uncertainty joins \
             the peak fit's with the pressure's (the table's, at least --pressure-sigma).
-            Between the lowest and highest isotherm: the sign of the thermal expansion in each \
+            Between each two neighbouring isotherms: the sign of the thermal expansion in each \
             pressure window (Q1 higher at the higher temperature: negative).
             Rows with times: Q1 against time per temperature, a line or an exponential approach \
             to a limit, whichever the information criterion prefers.
@@ -70,6 +70,8 @@ struct SeriesCommand: ParsableCommand {
     }
 
     struct Window: Codable {
+        var low_K: Double
+        var high_K: Double
         var from_GPa: Double
         var to_GPa: Double
         var thermal_expansion: String
@@ -139,12 +141,13 @@ struct SeriesCommand: ParsableCommand {
             }
             isotherms.append(Isotherm(temperature_K: t, points: g.count, transitions: transitions, fits: fits))
         }
+        // Each pair of neighbouring isotherms.
         var windows: [Window] = []
         let temperatures = isotherms.map(\.temperature_K)
-        if temperatures.count >= 2 {
-            let low = groups[temperatures.first!]!, high = groups[temperatures.last!]!
-            windows = ThermalExpansion.windows(low: (low.map { $0.pressure! }, low.map(\.q1)), high: (high.map { $0.pressure! }, high.map(\.q1)))
-                .map { Window(from_GPa: $0.from, to_GPa: $0.to, thermal_expansion: $0.negative ? "negative" : "positive") }
+        for (lowT, highT) in zip(temperatures, temperatures.dropFirst()) {
+            let low = groups[lowT]!, high = groups[highT]!
+            windows += ThermalExpansion.windows(low: (low.map { $0.pressure! }, low.map(\.q1)), high: (high.map { $0.pressure! }, high.map(\.q1)))
+                .map { Window(low_K: lowT, high_K: highT, from_GPa: $0.from, to_GPa: $0.to, thermal_expansion: $0.negative ? "negative" : "positive") }
         }
         var relaxations: [RelaxationOutput] = []
         let timed = rows.filter { $0.time != nil }
@@ -176,7 +179,9 @@ struct SeriesCommand: ParsableCommand {
                 print(String(format: "  %@ %@ transition at %.2f ± %.2f GPa (%@)", t.quantity, t.kind, t.pressure_GPa, t.sigma_GPa, detail))
             }
         }
-        for w in windows { print(String(format: "thermal expansion %@ from %.1f to %.1f GPa", w.thermal_expansion, w.from_GPa, w.to_GPa)) }
+        for w in windows {
+            print(String(format: "thermal expansion %.0f–%.0f K %@ from %.1f to %.1f GPa", w.low_K, w.high_K, w.thermal_expansion, w.from_GPa, w.to_GPa))
+        }
         for r in relaxations {
             if let tau = r.tau_min, let change = r.q1_change, let limit = r.q1_limit {
                 print(String(format: "relaxation at %.0f K: Q1 → %.5f 1/Å, change %.3g, τ = %.3g ± %.2g min (%d frames)",
