@@ -19,7 +19,7 @@ struct SeriesCommand: ParsableCommand {
             the peak fit's with the pressure's (the table's, at least --pressure-sigma).
             Between each two neighbouring isotherms: the sign of the thermal expansion in each \
             pressure window (Q1 higher at the higher temperature: negative).
-            Rows with times: Q1 against time per temperature, a line or an exponential approach \
+            Rows with times at one temperature and pressure: Q1 against time, a line or an exponential approach \
             to a limit, whichever the information criterion prefers.
             """
     )
@@ -150,9 +150,22 @@ struct SeriesCommand: ParsableCommand {
                 .map { Window(low_K: lowT, high_K: highT, from_GPa: $0.from, to_GPa: $0.to, thermal_expansion: $0.negative ? "negative" : "positive") }
         }
         var relaxations: [RelaxationOutput] = []
-        let timed = rows.filter { $0.time != nil }
-        for (temperature, series) in Dictionary(grouping: timed, by: { $0.temperature ?? .nan }).sorted(by: { $0.key < $1.key }) {
-            let ordered = series.sorted { $0.time! < $1.time! }
+        // Time series: rows with times at one temperature and one pressure (within twice its uncertainty).
+        let timed = Dictionary(grouping: rows.filter { $0.time != nil }, by: { $0.temperature })
+        var series: [[PeakRow]] = []
+        for key in timed.keys.sorted(by: { ($0 ?? -1) < ($1 ?? -1) }) {
+            for row in timed[key]!.sorted(by: { ($0.pressure ?? -1) < ($1.pressure ?? -1) }) {
+                if let last = series.last?.last, last.temperature == row.temperature,
+                   (last.pressure == nil && row.pressure == nil) || abs((last.pressure ?? .nan) - (row.pressure ?? .nan)) <= 2 * pressureSigma {
+                    series[series.count - 1].append(row)
+                } else {
+                    series.append([row])
+                }
+            }
+        }
+        for group in series where group.count >= 3 {
+            let temperature = group[0].temperature ?? .nan
+            let ordered = group.sorted { $0.time! < $1.time! }
             guard let fit = Relaxation.fit(time: ordered.map { $0.time! }, value: ordered.map(\.q1), sigma: ordered.map(\.q1Sigma),
                                            stretched: stretched) else { continue }
             let pressures = ordered.compactMap(\.pressure)
