@@ -18,15 +18,17 @@ enum TestFiles {
         return FileManager.default.fileExists(atPath: path + "/README.md") ? path : nil
     }
 
+    /// A fresh path named `name`: each call gets its own directory, so tests (and the cases of
+    /// one parameterised test) that run in parallel never share a file.
     static func scratch(_ name: String) -> String {
-        let dir = NSTemporaryDirectory() + "beamline-tests-\(getpid())"
+        let dir = NSTemporaryDirectory() + "beamline-tests-\(getpid())/" + UUID().uuidString
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir + "/" + name
     }
 
     static func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = scratch(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try? Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 }
