@@ -13,6 +13,9 @@ struct CLITests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("beamline")
     }
 
+    /// The repository this test file belongs to.
+    static var repository: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+
     static var fixtures: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("DetectorImageTests/Fixtures")
@@ -209,7 +212,7 @@ struct CLITests {
 
     /// Runs `make -j2` in `directory` with our executable and calibration tables.
     static func make(in directory: String, _ extra: [String] = []) throws -> Result {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = Self.repository
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["make", "-C", directory, "-j2", "BEAMLINE=\(executable.path)"] + extra
@@ -227,7 +230,7 @@ struct CLITests {
 
     /// Runs pipelines/NAME with its output in a temporary directory.
     static func pipeline(_ name: String, out: String) throws -> Result {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = Self.repository
         return try make(in: repository.appendingPathComponent("pipelines/" + name).path, ["OUT=\(out)"])
     }
 
@@ -239,8 +242,7 @@ struct CLITests {
     }
 
     static var devRunTruth: [String: Any]? {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/data/dev-run/truth.json").path
+        let path = repository.deletingLastPathComponent().appendingPathComponent("shared/data/dev-run/truth.json").path
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     }
@@ -303,7 +305,7 @@ struct CLITests {
     /// A simulated run in HDF5 with gold in the cell, reduced from the run.conf the simulator
     /// writes: pressures from the Au rings, the step at the higher temperature.
     @Test func simulatedGoldRunThroughThePipeline() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = Self.repository
         let dir = NSTemporaryDirectory() + "gold-sim-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -393,7 +395,7 @@ struct CLITests {
     /// The example pipeline on a generated run, twice: the second `make` does nothing, and
     /// touching the calibrant redoes the geometry and everything after it.
     @Test func examplePipelineRunsAndRerunsOnlyWhatChanged() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = Self.repository
         let dir = NSTemporaryDirectory() + "pipeline-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir + "/pipelines/example", withIntermediateDirectories: true)
