@@ -237,6 +237,8 @@ static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffe
     if (H5Tis_variable_str(type) > 0) {
         hid_t mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, H5T_VARIABLE);
+        /* HDF5 does not convert between ASCII and UTF-8: read in the file's own set (h5py writes UTF-8). */
+        H5Tset_cset(mem, H5Tget_cset(type));
         char *text = NULL;
         herr_t r = is_attribute ? H5Aread(obj, mem, &text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
         if (r >= 0 && text) {
@@ -250,6 +252,7 @@ static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffe
         char *text = calloc(size + 1, 1);
         hid_t mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, size + 1);
+        H5Tset_cset(mem, H5Tget_cset(type));
         herr_t r = is_attribute ? H5Aread(obj, mem, text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, text);
         if (r >= 0) {
             snprintf(buffer, buffer_cap, "%s", text);
@@ -364,4 +367,44 @@ done:
     if (space >= 0) H5Sclose(space);
     if (H5Fclose(file) < 0 && status == 0) status = fail(error, cap, "cannot close the file");
     return status;
+}
+
+typedef struct {
+    hid_t file;
+    char *buffer;
+    size_t cap;
+    size_t needed;
+} object_lister;
+
+static herr_t list_one(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    object_lister *l = data;
+    if (info->type != H5L_TYPE_HARD && info->type != H5L_TYPE_SOFT) return 0;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    H5I_type_t kind = H5Iget_type(obj);
+    H5Oclose(obj);
+    char tag = kind == H5I_GROUP ? 'G' : kind == H5I_DATASET ? 'D' : 0;
+    if (!tag) return 0;
+    size_t length = strlen(name) + 4; /* tag, space, slash, newline */
+    if (l->needed + length < l->cap) {
+        snprintf(l->buffer + l->needed, l->cap - l->needed, "%c /%s\n", tag, name);
+    }
+    l->needed += length;
+    return 0;
+}
+
+int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t *needed,
+                       char *error, size_t cap) {
+    quiet();
+    if (buffer_cap) buffer[0] = 0;
+    object_lister l = {(hid_t)file_id, buffer, buffer_cap, 0};
+    if (H5Lvisit((hid_t)file_id, H5_INDEX_NAME, H5_ITER_INC, list_one, &l) < 0) {
+        return fail(error, cap, "cannot list the file's objects");
+    }
+    *needed = l.needed + 1;
+    if (l.needed < buffer_cap) buffer[l.needed] = 0;
+    return 0;
 }

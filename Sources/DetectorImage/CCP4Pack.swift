@@ -1,132 +1,136 @@
 import BeamlineSupport
 
-/// J. P. Abrahams' "pack" compression of CCP4, used by MAR345 image plates.
+/// J. P. Abrahams' "pack" compression of CCP4, as the mar345 programs write it.
 ///
 /// The stream is a sequence of blocks, read least-significant bit first. A block
-/// header gives a pixel count (2^n, 3 bits) and a bit width (3 bits in version 1:
-/// 0, 4, 5, 6, 7, 8, 16, 32; 4 bits in version 2: 0, 3 ... 16, 32); then follow that
-/// many two's-complement differences. Each difference is added to a prediction:
-/// the previous pixel on the first row, and beyond it the mean of the left, upper-left,
-/// upper and upper-right neighbours, `(a + b + c + d + 2) / 4` with C's truncating
-/// division.
+/// header gives a pixel count 2^n and a bit-width code: in version 1 ("CCP4 packed
+/// image") 3 + 3 bits, widths 0, 4, 5, 6, 7, 8, 16, 32; in version 2 ("CCP4 packed
+/// image V2", JPA 1995) 4 + 4 bits, counts 1 … 32768 and widths 0, 4 … 16, 32. Then follow
+/// that many two's-complement differences, each added to a prediction: the previous
+/// pixel on the first row (and the first pixel of the second), beyond it the mean of
+/// the left, upper-right, upper and upper-left neighbours, `(a + b + c + d + 2) / 4` with
+/// C's truncating division.
 ///
-/// Packers do these sums in one of two arithmetics: 32-bit integers (CCP4's
-/// `pack_longimage`, fabio, this project's writer) or signed 16-bit words (MAR's
-/// scanner software, CCP4's `pack_wordimage`). Both give the same pixels while every
-/// value is below 32768. The first pixel where they part tells them apart: a word
-/// stream, read with 32-bit sums, gives that pixel as a negative number (its 16-bit
-/// value read as signed), which no image plate records; a 32-bit stream gives the
-/// true value, 32768 or more. So `decode` starts with 32-bit sums and, at the first
-/// negative value, carries on with 16-bit words from that very pixel: one pass either way.
+/// The mar345 programs (and CCP4's `pack_wordimage`) pack 16-bit pixels and do these
+/// sums on the pixels read as signed 16-bit words, keeping the result modulo 65536;
+/// pixels above 65535 go to the file's overflow records. So a MAR345 stream is always
+/// decoded in word arithmetic (as fabio's CCP4 codec and CBFlib do). CCP4's
+/// `pack_longimage` streams use 32-bit sums and are decoded with `.long`.
+/// References: J. P. Abrahams, pack_c.c (CCP4 library, 1993/1995); marresearch,
+/// "mar345 image formats".
 public enum CCP4Pack {
     public enum Version: Int, Sendable {
         case v1 = 1, v2 = 2
+
+        /// Bits of the block header: count code + width code.
+        var countCodeBits: Int { self == .v1 ? 3 : 4 }
+        var widthCodeBits: Int { self == .v1 ? 3 : 4 }
+        /// Element widths by width code; nil for a code the format does not define.
+        var widths: [Int] {
+            self == .v1 ? [0, 4, 5, 6, 7, 8, 16, 32] : [0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32]
+        }
     }
 
     /// Which sums the packer used.
     public enum Arithmetic: Sendable {
-        /// Detect from the stream (see the type's discussion).
-        case automatic
-        /// 32-bit integers.
-        case long
-        /// Signed 16-bit words; pixels come out as their unsigned 16-bit values.
+        /// Signed 16-bit words, results modulo 65536: MAR345 files, `pack_wordimage`.
         case word
+        /// 32-bit integers: CCP4's `pack_longimage`.
+        case long
     }
 
-    static let v1BitWidths: [Int] = [0, 4, 5, 6, 7, 8, 16, 32]
-
+    /// A stream that does not describe the image: it ends early, a block runs past the
+    /// last pixel, or a header holds a code the format does not define.
     public struct DecodeError: Error, Sendable {
         public var message: String
+        /// Offset in the stream (bytes) of the block where decoding stopped.
+        public var byteOffset: Int
     }
 
     /// Decodes `width * height` pixels from `stream`.
     public static func decode(_ stream: UnsafeBufferPointer<UInt8>, width x: Int, height y: Int,
-                              version: Version, arithmetic: Arithmetic = .automatic) throws(DecodeError) -> [Int32] {
-        guard x > 1, y > 0 else { throw DecodeError(message: "bad image size \(x) x \(y)") }
-        var decoded = 0
+                              version: Version, arithmetic: Arithmetic = .word) throws(DecodeError) -> [Int32] {
+        guard x > 1, y > 0 else { throw DecodeError(message: "bad image size \(x) x \(y)", byteOffset: 0) }
+        var failure: DecodeError?
         let image = [Int32](unsafeUninitializedCapacity: x * y) { img, initialized in
-            decoded = decode(stream, into: img, width: x, version: version, arithmetic: arithmetic)
+            do throws(DecodeError) {
+                try decode(stream, into: img, width: x, version: version, arithmetic: arithmetic)
+            } catch {
+                failure = error
+            }
             initialized = x * y
         }
-        guard decoded == x * y else {
-            throw DecodeError(message: "packed stream ends at pixel \(decoded) of \(x * y) (file truncated?)")
-        }
+        if let failure { throw failure }
         return image
     }
 
-    /// Decodes into `output` (whose count is the pixel count; `width` per row) and
-    /// returns how many pixels the stream held: fewer than `output.count` means it
-    /// ended early (the rest of `output` is then zero).
+    /// Decodes into `output` (whose count is the pixel count; `width` per row).
     public static func decode(_ stream: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableBufferPointer<Int32>,
-                              width x: Int, version: Version, arithmetic: Arithmetic = .automatic) -> Int {
+                              width x: Int, version: Version, arithmetic: Arithmetic = .word) throws(DecodeError) {
         let total = output.count
-        guard x > 1, total > 0 else { return 0 }
+        guard x > 1, total > 0 else { throw DecodeError(message: "bad image width \(x)", byteOffset: 0) }
         var state = UnpackState(reader: BitReader(stream))
         let out = output.baseAddress!
         switch arithmetic {
-        case .word:
-            unpack(WordArithmetic.self, &state, into: out, width: x, total: total, version: version, stopAtNegative: false)
-        case .long:
-            unpack(LongArithmetic.self, &state, into: out, width: x, total: total, version: version, stopAtNegative: false)
-        case .automatic:
-            unpack(LongArithmetic.self, &state, into: out, width: x, total: total, version: version, stopAtNegative: true)
-            if state.pixel < total && !state.ended {
-                // A word stream: the pixel just decoded is its 16-bit value read as signed.
-                out[state.pixel] = WordArithmetic.stored(out[state.pixel])
-                state.pixel += 1
-                unpack(WordArithmetic.self, &state, into: out, width: x, total: total, version: version, stopAtNegative: false)
-            }
+        case .word: unpack(WordArithmetic.self, &state, into: out, width: x, total: total, version: version)
+        case .long: unpack(LongArithmetic.self, &state, into: out, width: x, total: total, version: version)
         }
-        for i in state.pixel ..< total { out[i] = 0 }
-        return state.pixel
+        if let problem = state.problem {
+            for i in state.pixel ..< total { out[i] = 0 }
+            throw DecodeError(message: problem, byteOffset: state.blockOffset)
+        }
     }
 
-    /// Where an unpacking pass stopped, so that another pass can carry on from there.
+    /// Where unpacking stopped and why.
     struct UnpackState {
         var reader: BitReader
         var pixel = 0
-        /// End of the current block and its bit width.
-        var blockEnd = 0
-        var bits = 0
-        /// The stream ran out before the image was complete.
-        var ended = false
+        /// Byte offset of the current block header, for error messages.
+        var blockOffset = 0
+        /// Why the stream does not describe the image, if it does not.
+        var problem: String?
     }
 
-    /// The unpacking loop, specialised for each arithmetic. With `stopAtNegative` it
-    /// returns right after writing the first negative pixel, with `state.pixel` on it.
+    /// The unpacking loop, specialised for each arithmetic.
     @inline(__always)
     private static func unpack<A: PackArithmetic>(_: A.Type, _ state: inout UnpackState,
                                                   into img: UnsafeMutablePointer<Int32>, width x: Int,
-                                                  total: Int, version: Version, stopAtNegative: Bool) {
-        let widthCodeBits = version == .v1 ? 3 : 4
-        let headerBits = 3 + widthCodeBits
-        let widthCodeMask = UInt64((1 << widthCodeBits) - 1)
-        let v1: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 4, 5, 6, 7, 8, 16, 32)
-        let v2: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
-            (0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32)
+                                                  total: Int, version: Version) {
+        let countBits = version.countCodeBits
+        let headerBits = countBits + version.widthCodeBits
+        let countMask = UInt64((1 << countBits) - 1)
+        let widthMask = UInt64((1 << version.widthCodeBits) - 1)
+        // A fixed-size table in registers/stack; codes beyond the format's list are -1.
+        var table: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+            (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)
+        withUnsafeMutableBytes(of: &table) { raw in
+            for (code, width) in version.widths.enumerated() { raw.storeBytes(of: width, toByteOffset: code * 8, as: Int.self) }
+        }
         var reader = state.reader
-        var pixel = state.pixel
-        var blockEnd = state.blockEnd
-        var bits = state.bits
+        var pixel = 0
         defer {
             state.reader = reader
             state.pixel = pixel
-            state.blockEnd = blockEnd
-            state.bits = bits
         }
         while pixel < total {
-            if pixel == blockEnd {
-                guard reader.ensure(headerBits) else {
-                    state.ended = true
-                    return
-                }
-                let header = reader.takeUnchecked(headerBits)
-                let code = Int((header >> 3) & widthCodeMask)
-                bits = version == .v1
-                    ? withUnsafeBytes(of: v1) { $0.load(fromByteOffset: code &* 8, as: Int.self) }
-                    : withUnsafeBytes(of: v2) { $0.load(fromByteOffset: code &* 8, as: Int.self) }
-                blockEnd = min(pixel + (1 << Int(header & 7)), total)
+            state.blockOffset = reader.bytesConsumed
+            guard reader.ensure(headerBits) else {
+                state.problem = "the packed stream ends at pixel \(pixel) of \(total) (file truncated?)"
+                return
             }
+            let header = reader.takeUnchecked(headerBits)
+            let code = Int((header >> UInt64(countBits)) & widthMask)
+            let bits = withUnsafeBytes(of: table) { $0.load(fromByteOffset: code &* 8, as: Int.self) }
+            let count = 1 << Int(header & countMask)
+            guard bits >= 0 else {
+                state.problem = "block header at pixel \(pixel) has width code \(code), which pack v\(version.rawValue) does not define"
+                return
+            }
+            guard count <= total - pixel else {
+                state.problem = "a block of \(count) pixels starting at pixel \(pixel) runs past the image's \(total) pixels"
+                return
+            }
+            let blockEnd = pixel + count
             let shift = UInt64(64 - bits)
             // The previous pixel stays in a register: it is the loop's critical path.
             var left: Int32 = pixel > 0 ? img[pixel - 1] : 0
@@ -134,7 +138,7 @@ public enum CCP4Pack {
                 var difference: Int32 = 0
                 if bits > 0 {
                     guard reader.ensure(bits) else {
-                        state.ended = true
+                        state.problem = "the packed stream ends inside a block at pixel \(pixel) of \(total) (file truncated?)"
                         return
                     }
                     // Sign-extend the `bits`-bit two's-complement value.
@@ -150,14 +154,13 @@ public enum CCP4Pack {
                 }
                 img[pixel] = value
                 left = value
-                if stopAtNegative && value < 0 { return }
                 pixel += 1
             }
         }
     }
 
-    /// Packs `pixels` (row-major, `width` per row) as a version-1 stream, choosing for
-    /// each block the pixel count that costs fewest bits.
+    /// Packs `pixels` (row-major, `width` per row), choosing for each block the pixel
+    /// count (up to 128) that costs fewest bits.
     ///
     /// - Parameter wordSized: predict with 16-bit word arithmetic as MAR's scanner
     ///   software does (values taken modulo 65536) instead of 32-bit integers.
@@ -176,8 +179,9 @@ public enum CCP4Pack {
             }
             differences[pixel] = wordSized ? Int32(Int16(truncatingIfNeeded: values[pixel] &- prediction)) : values[pixel] &- prediction
         }
-        let widths = version == .v1 ? v1BitWidths : [0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32]
-        let codeBits = version == .v1 ? 3 : 4
+        let widths = version.widths
+        let countBits = version.countCodeBits
+        let codeBits = version.widthCodeBits
         func widthCode(_ d: Int32) -> Int {
             if d == 0 { return 0 }
             for code in 1 ..< widths.count - 1 {
@@ -191,7 +195,7 @@ public enum CCP4Pack {
         var pixel = 0
         while pixel < total {
             // Best block starting here: minimise bits per pixel, prefer longer blocks.
-            let header = 3 + codeBits
+            let header = countBits + codeBits
             var best = (countCode: 0, widthCode: codes[pixel], cost: Double(header + widths[codes[pixel]]))
             var widest = codes[pixel]
             for countCode in 1 ... 7 {
@@ -201,7 +205,7 @@ public enum CCP4Pack {
                 let cost = Double(header + count * widths[widest]) / Double(count)
                 if cost <= best.cost { best = (countCode, widest, cost) }
             }
-            writer.put(UInt64(best.countCode), bits: 3)
+            writer.put(UInt64(best.countCode), bits: countBits)
             writer.put(UInt64(best.widthCode), bits: codeBits)
             let bits = widths[best.widthCode]
             let count = 1 << best.countCode
@@ -265,12 +269,8 @@ struct BitReader {
         self.bytes = bytes
     }
 
-    /// The next `count` (≤ 32) bits, or nil at the end of the stream.
-    @inline(__always)
-    mutating func take(_ count: Int) -> UInt64? {
-        guard ensure(count) else { return nil }
-        return takeUnchecked(count)
-    }
+    /// Whole bytes taken from the stream so far (bits buffered but not used count as not taken).
+    var bytesConsumed: Int { position - available / 8 }
 
     /// Whether `count` bits are buffered, refilling if needed.
     @inline(__always)

@@ -37,6 +37,27 @@ final class HDF5File {
         var buffer = [CChar](repeating: 0, count: 256)
         return chdf5_read_string_attribute(id, object, name, &buffer, buffer.count) == 0 ? String(cBuffer: buffer) : nil
     }
+
+    /// Every group and dataset, as (path, isGroup), in name order.
+    func objects() throws -> [(path: String, isGroup: Bool)] {
+        var capacity = 1 << 16
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            var needed = 0
+            var message = [CChar](repeating: 0, count: 1024)
+            guard chdf5_list_objects(id, &buffer, buffer.count, &needed, &message, message.count) == 0 else {
+                throw BeamlineError(path: path, "HDF5: \(String(cBuffer: message))")
+            }
+            if needed > capacity {
+                capacity = needed
+                continue
+            }
+            return String(cBuffer: buffer).split(separator: "\n").compactMap { line in
+                guard line.count > 2 else { return nil }
+                return (String(line.dropFirst(2)), line.first == "G")
+            }
+        }
+    }
 }
 
 /// Owns an open HDF5 dataset (and keeps its file open).
@@ -85,6 +106,9 @@ public struct HDF5Image: ImageSource {
     public let metadata: ImageMetadata
     /// The dataset(s) holding the frames.
     public var datasetNames: [String] { datasets.map(\.name) }
+    /// Why these datasets: named by the caller, the file's NeXus `default`/`signal`
+    /// attributes, a known layout, or the only image in the file.
+    public let datasetChoice: String
 
     private let file: HDF5File
     private let datasets: [HDF5Dataset]
@@ -100,21 +124,9 @@ public struct HDF5Image: ImageSource {
         let file = try HDF5File(path: path)
         self.file = file
         self.path = path
-        var names: [String] = []
-        if let dataset {
-            names = [dataset.hasPrefix("/") ? dataset : "/" + dataset]
-        } else if file.exists("/entry/data/data") {
-            names = ["/entry/data/data"]
-        } else {
-            var n = 1
-            while file.exists(String(format: "/entry/data/data_%06d", n)) {
-                names.append(String(format: "/entry/data/data_%06d", n))
-                n += 1
-            }
-            if names.isEmpty {
-                throw BeamlineError(path: path, "no image dataset at /entry/data/data (NeXus/Eiger layout); name one with --dataset")
-            }
-        }
+        let choice = try Self.chooseDatasets(in: file, requested: dataset)
+        let names = choice.names
+        datasetChoice = choice.reason
         var opened: [HDF5Dataset] = []
         var counts: [Int] = []
         var shape: (Int, Int)?
@@ -189,6 +201,76 @@ public struct HDF5Image: ImageSource {
                      pixels: pixels, pixelType: pixelType, metadata: metadata)
     }
 
+    /// Picks the dataset(s) holding the frames when the caller names none, as h5py-based
+    /// tools (silx, Dioptas, pyFAI) do: the NeXus default chain first (the root's and each
+    /// group's `default` attribute down to an NXdata group, then its `signal`), then the
+    /// Eiger/NeXus layout `/entry/data/data` or `data_000001`, `data_000002`, …, then the
+    /// `data` field of an NXdetector group, then the only 2D/3D numeric dataset in the file.
+    /// Several candidates and no rule to choose: an error that lists them.
+    static func chooseDatasets(in file: HDF5File, requested: String?) throws -> (names: [String], reason: String) {
+        let path = file.path
+        if let requested {
+            return ([requested.hasPrefix("/") ? requested : "/" + requested], "named with --dataset")
+        }
+        func join(_ base: String, _ name: String) -> String {
+            name.hasPrefix("/") ? name : (base == "/" ? "/" : base + "/") + name
+        }
+        func isImage(_ name: String) -> [Int]? {
+            guard let d = try? HDF5Dataset(file: file, name: name),
+                  d.info.type_class == Int32(CHDF5_CLASS_INTEGER) || d.info.type_class == Int32(CHDF5_CLASS_FLOAT),
+                  d.dims.count == 2 || d.dims.count == 3, d.dims.suffix(2).allSatisfy({ $0 >= 8 }) else { return nil }
+            return d.dims
+        }
+        // NeXus: follow `default` from the root, at most a few hops, to a group with `signal`.
+        var group = "/"
+        var hops: [String] = []
+        for _ in 0 ..< 6 {
+            if let signal = file.stringAttribute(group, "signal"), group != "/" {
+                let name = join(group, signal)
+                if isImage(name) != nil {
+                    let chain = (hops + ["signal \(signal)"]).joined(separator: " → ")
+                    return ([name], "NeXus default: \(chain)")
+                }
+                break
+            }
+            guard let next = file.stringAttribute(group, "default"), !next.isEmpty else { break }
+            group = join(group, next)
+            hops.append("default \(next)")
+            guard file.exists(group) else { break }
+        }
+        if file.exists("/entry/data/data") {
+            return (["/entry/data/data"], "the NeXus/Eiger layout /entry/data/data")
+        }
+        var series: [String] = []
+        while file.exists(String(format: "/entry/data/data_%06d", series.count + 1)) {
+            series.append(String(format: "/entry/data/data_%06d", series.count + 1))
+        }
+        if !series.isEmpty { return (series, "the Eiger layout /entry/data/data_000001…") }
+
+        let objects = try file.objects()
+        let candidates = objects.filter { !$0.isGroup }.compactMap { object in
+            isImage(object.path).map { (path: object.path, dims: $0) }
+        }
+        let detectorData = candidates.filter { candidate in
+            candidate.path.hasSuffix("/data") && file.stringAttribute(
+                String(candidate.path.dropLast(5)).isEmpty ? "/" : String(candidate.path.dropLast(5)), "NX_class") == "NXdetector"
+        }
+        if detectorData.count == 1 {
+            return ([detectorData[0].path], "the data field of the NXdetector group")
+        }
+        if candidates.count == 1 {
+            return ([candidates[0].path], "the only image dataset in the file")
+        }
+        if candidates.isEmpty {
+            throw BeamlineError(path: path, "no 2D or 3D numeric dataset in the file (no NeXus default, no /entry/data/data)")
+        }
+        let listed = candidates.prefix(20).map { "\($0.path) (\($0.dims.map(String.init).joined(separator: "x")))" }
+        throw BeamlineError(path: path, """
+            several datasets could hold the image and the file does not say which (no NeXus default): \
+            \(listed.joined(separator: ", "))\(candidates.count > 20 ? ", …" : ""); name one with --dataset
+            """)
+    }
+
     /// Reads the NeXus/Eiger instrument fields, converting by their `units` attribute.
     static func nexusMetadata(_ file: HDF5File) -> ImageMetadata {
         var meta = ImageMetadata()
@@ -227,7 +309,12 @@ public struct HDF5Image: ImageSource {
         meta.beamCenterX = quantity(["\(instrument)/detector/beam_center_x"]) { _ in 1 }
         meta.beamCenterY = quantity(["\(instrument)/detector/beam_center_y"]) { _ in 1 }
         meta.exposureTime = quantity(["\(instrument)/detector/count_time", "\(instrument)/detector/frame_time"]) { u in
-            switch u.lowercased() { case "", "s", "second", "seconds": 1; case "ms": 1e-3; default: nil }
+            switch u.lowercased() {
+            case "", "s", "second", "seconds": 1
+            case "ms", "millisecond", "milliseconds": 1e-3
+            case "us", "µs", "microsecond", "microseconds": 1e-6
+            default: nil
+            }
         }
         meta.date = file.string("\(instrument)/detector/detectorSpecific/data_collection_date") ?? file.string("/entry/start_time")
         if let date = meta.date { meta.header.append(HeaderEntry("date", date)) }

@@ -103,22 +103,27 @@ public struct MAR345Image: ImageSource {
     public func frame(at index: Int) throws -> Frame {
         try checkIndex(index)
         let total = width * height
-        var decoded = 0
+        var failure: CCP4Pack.DecodeError?
         // Decode the integers into the output's own storage, then convert in place:
         // one allocation of the image, not two.
         var pixels = [Float](unsafeUninitializedCapacity: total) { out, initialized in
             let raw = UnsafeMutableRawBufferPointer(out)
             let ints = raw.bindMemory(to: Int32.self)
-            decoded = reader.bytes.withUnsafeBufferPointer { all in
-                CCP4Pack.decode(UnsafeBufferPointer(rebasing: all[streamOffset...]), into: ints,
-                                width: width, version: packVersion)
+            reader.bytes.withUnsafeBufferPointer { all in
+                do throws(CCP4Pack.DecodeError) {
+                    try CCP4Pack.decode(UnsafeBufferPointer(rebasing: all[streamOffset...]), into: ints,
+                                        width: width, version: packVersion)
+                } catch {
+                    failure = error
+                }
             }
             let floats = raw.bindMemory(to: Float.self)
             for i in 0 ..< total { floats[i] = Float(raw.load(fromByteOffset: i &* 4, as: Int32.self)) }
             initialized = total
         }
-        guard decoded == total else {
-            throw BeamlineError(path: path, "corrupt CCP4 pack stream: it ends at pixel \(decoded) of \(total) (file truncated?)")
+        if let failure {
+            throw BeamlineError(path: path, "corrupt CCP4 pack stream (v\(packVersion.rawValue)) at byte "
+                                + "\(streamOffset + failure.byteOffset) of the file: \(failure.message)")
         }
         for (address, value) in try overflowRecords() {
             pixels[address] = Float(value)
@@ -188,19 +193,19 @@ public struct MAR345Image: ImageSource {
 
 /// Writes MAR345 files: pck v1, overflow records for pixels above 65535.
 ///
-/// By default the stream is packed with 16-bit word sums, as MAR's scanner software
-/// and CCP4's `pack_wordimage` do, so that every MAR345 reader decodes it; overflow
-/// pixels then hold 65535 in the stream and their value in the overflow records.
+/// The stream is packed with 16-bit word sums, as MAR's scanner software and CCP4's
+/// `pack_wordimage` do, so that every MAR345 reader decodes it; overflow pixels hold
+/// 65535 in the stream and their value in the overflow records.
 public enum MAR345Writer {
     /// Writes a square frame to `path` atomically. Negative pixels are stored as 0.
-    public static func write(_ frame: Frame, to path: String, arithmetic: CCP4Pack.Arithmetic = .word) throws {
+    public static func write(_ frame: Frame, to path: String) throws {
         guard frame.width == frame.height, frame.width > 1 else {
             throw BeamlineError(path: path, "MAR345 images are square; got \(frame.width)x\(frame.height)")
         }
-        try AtomicFile.write(Data(encode(frame, arithmetic: arithmetic)), to: path)
+        try AtomicFile.write(Data(encode(frame)), to: path)
     }
 
-    public static func encode(_ frame: Frame, arithmetic: CCP4Pack.Arithmetic = .word) -> [UInt8] {
+    public static func encode(_ frame: Frame) -> [UInt8] {
         let size = frame.width
         let values = frame.pixels.map { value -> Int32 in
             value.isFinite && value > 0 ? Int32(clamping: Int64(value.rounded())) : 0
@@ -244,11 +249,7 @@ public enum MAR345Writer {
         while records.count % 16 != 0 { records.append(0) }
         for v in records { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
         bytes += Array(String(format: "\nCCP4 packed image, X: %04d, Y: %04d\n", size, size).utf8)
-        if arithmetic == .long {
-            bytes += CCP4Pack.encode(values, width: size)
-        } else {
-            bytes += CCP4Pack.encode(values.map { min($0, 65535) }, width: size, wordSized: true)
-        }
+        bytes += CCP4Pack.encode(values.map { min($0, 65535) }, width: size, wordSized: true)
         return bytes
     }
 }

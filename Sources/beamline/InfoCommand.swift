@@ -10,14 +10,20 @@ struct InfoCommand: ParsableCommand {
         discussion: """
             Formats are recognised from the file's content: MAR345 (pck), TIFF, HDF5/NeXus, \
             EDF, CBF (byte_offset) and FIT2D masks. For HDF5 the frames are read from \
-            /entry/data/data unless --dataset names another dataset.
+            the dataset the file's NeXus `default`/`signal` attributes name, else /entry/data/data \
+            (or Eiger's data_000001…), else an NXdetector's data, else the only image in the file, \
+            unless --dataset names one; the choice and its reason are printed. \
+            Invalid pixels are counted by the detector's conventions (outside a MAR345 plate's \
+            circle or zero on it, negative gap/defect markers of Pilatus-type images, the largest \
+            value of an unsigned type, the header's dummy, NaN): `integrate` and `mask` leave \
+            them out by default.
             """
     )
 
     @Argument(help: "Image files to describe.")
     var files: [String]
 
-    @Option(help: "HDF5 dataset holding the frames (default /entry/data/data).")
+    @Option(help: "HDF5 dataset holding the frames (default: the NeXus default, then /entry/data/data).")
     var dataset: String?
 
     @Flag(help: "Statistics for every frame (default: every frame of files with at most 16, else the first).")
@@ -32,6 +38,8 @@ struct InfoCommand: ParsableCommand {
         var max: Double
         var mean: Double
         var nonFinite: Int
+        /// Pixels the detector could not measure, by reason.
+        var invalid: [String: Int]
     }
 
     struct FileSummary: Codable {
@@ -41,6 +49,8 @@ struct InfoCommand: ParsableCommand {
         var width: Int
         var height: Int
         var pixelType: String
+        var dataset: String?
+        var datasetReason: String?
         var wavelengthAngstrom: Double?
         var distanceMetres: Double?
         var pixelSizeXMetres: Double?
@@ -60,15 +70,22 @@ struct InfoCommand: ParsableCommand {
             let count = allFrames || source.frameCount <= 16 ? source.frameCount : 1
             var stats: [FrameSummary] = []
             for index in 0 ..< count {
-                let s = try source.frame(at: index).statistics
-                stats.append(FrameSummary(index: index, min: s.minimum, max: s.maximum, mean: s.mean, nonFinite: s.nonFiniteCount))
+                let frame = try source.frame(at: index)
+                let s = frame.statistics
+                let validity = source.validity.assess(frame)
+                var invalid: [String: Int] = [:]
+                for (reason, count) in validity.counts { invalid[reason.rawValue] = count }
+                stats.append(FrameSummary(index: index, min: s.minimum, max: s.maximum, mean: s.mean,
+                                          nonFinite: s.nonFiniteCount, invalid: invalid))
             }
             let m = source.metadata
             var header: [String: String] = [:]
             for entry in m.header { header[entry.key] = entry.value }
             let summary = FileSummary(
                 file: file, format: source.format.rawValue, frames: source.frameCount, width: source.width,
-                height: source.height, pixelType: source.pixelType.rawValue, wavelengthAngstrom: m.wavelength,
+                height: source.height, pixelType: source.pixelType.rawValue,
+                dataset: (source as? HDF5Image)?.datasetNames.joined(separator: ", "),
+                datasetReason: (source as? HDF5Image)?.datasetChoice, wavelengthAngstrom: m.wavelength,
                 distanceMetres: m.distance, pixelSizeXMetres: m.pixelSizeX, pixelSizeYMetres: m.pixelSizeY,
                 exposureSeconds: m.exposureTime, beamCenterX: m.beamCenterX, beamCenterY: m.beamCenterY,
                 date: m.date, statistics: stats, header: header)
@@ -89,6 +106,9 @@ struct InfoCommand: ParsableCommand {
                      "  frames      \(s.frames)",
                      "  shape       \(s.width) x \(s.height) (width x height)",
                      "  pixel type  \(s.pixelType)"]
+        if let dataset = s.dataset {
+            lines.append("  dataset     \(dataset)" + (s.datasetReason.map { " (\($0))" } ?? ""))
+        }
         func add(_ label: String, _ value: Double?, _ unit: String, scale: Double = 1, digits: Int = 6) {
             if let value { lines.append("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.\(digits)g", value * scale) + unit) }
         }
@@ -103,6 +123,9 @@ struct InfoCommand: ParsableCommand {
             var line = String(format: "  frame %-4d  min %.6g  max %.6g  mean %.6g", f.index, f.min, f.max, f.mean)
             if f.nonFinite > 0 { line += "  non-finite \(f.nonFinite)" }
             lines.append(line)
+            let invalid = f.invalid.values.reduce(0, +)
+            let reasons = DetectorValidity.Reason.allCases.compactMap { r in f.invalid[r.rawValue].map { "\($0) \(r.rawValue)" } }
+            lines.append("              invalid \(invalid)" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", ")))
         }
         if s.statistics.count < s.frames { lines.append("  (statistics of the first frame only; --all-frames for every frame)") }
         return lines.joined(separator: "\n")

@@ -83,6 +83,13 @@ struct IntegrateCommand: ParsableCommand {
     @Option(help: "Pattern file format: xy, chi, both.")
     var format = "xy"
 
+    @Flag(help: """
+        Integrate pixels the detector could not measure (by default left out: outside a MAR345 \
+        plate's circle or zero on it, negative gap markers, the largest value of an unsigned type, \
+        the header's dummy; see `beamline info`).
+        """)
+    var noValidityMask = false
+
     @Option(help: "Pixels with this value are left out (e.g. -1 or 4294967295).")
     var dummy: Float?
 
@@ -143,6 +150,14 @@ struct IntegrateCommand: ParsableCommand {
             try m.check(width: geometry.width, height: geometry.height, path: path)
             combined = try combined.map { try $0.union(m) } ?? m
         }
+        var maskDescription = mask.isEmpty ? "none" : mask.joined(separator: "+") + "(\(combined?.maskedCount ?? 0)_pixels)"
+        if !noValidityMask {
+            let rules = sources[0].validity
+            if let plate = rules.plateMask(width: geometry.width, height: geometry.height) {
+                combined = try combined.map { try $0.union(plate) } ?? plate
+            }
+            maskDescription += " + detector validity (\(rules.rulesDescription))"
+        }
         let darkFrame = try dark.map { try DetectorImageFile.readFrame($0) }
         let flatFrame = try flat.map { try DetectorImageFile.readFrame($0) }
         for (path, frame) in [(dark, darkFrame), (flat, flatFrame)] {
@@ -172,7 +187,6 @@ struct IntegrateCommand: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let clip = sigmaClip.map { SigmaClip(threshold: $0, maxIterations: sigmaClipIterations) }
-        let maskDescription = mask.isEmpty ? "none" : mask.joined(separator: "+") + "(\(combined?.maskedCount ?? 0)_pixels)"
         var written = Set<String>()
         for source in sources {
             let stem = URL(fileURLWithPath: source.path).deletingPathExtension().lastPathComponent
@@ -183,7 +197,8 @@ struct IntegrateCommand: ParsableCommand {
                 throw BeamlineError(path: source.path, "has \(source.frameCount) frames: --name needs --frame")
             }
             for index in frame.map({ [$0] }) ?? Array(0 ..< source.frameCount) {
-                let frame = try source.frame(at: index)
+                var frame = try source.frame(at: index)
+                if !noValidityMask { source.validity.invalidate(&frame.pixels) }
                 var factor = monitor ?? 1
                 if normalizeExposure {
                     guard let t = frame.metadata.exposureTime, t > 0 else {

@@ -66,6 +66,13 @@ struct MaskCommand: ParsableCommand {
     @Option(help: "HDF5 dataset.")
     var dataset: String?
 
+    @Flag(help: """
+        Leave out the detector's invalid pixels (by default included: outside a MAR345 plate's \
+        circle or zero on it, negative gap markers, the largest value of an unsigned type, the \
+        header's dummy, NaN; see `beamline info`).
+        """)
+    var noValidityMask = false
+
     func numbers(_ text: String, count: Int?, _ what: String) throws -> [Double] {
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard values.allSatisfy({ $0 != nil }), count.map({ values.count == $0 }) ?? (values.count >= 6 && values.count % 2 == 0) else {
@@ -81,10 +88,16 @@ struct MaskCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try DetectorImageFile.readFrame(self.image, index: frame, dataset: dataset)
+        let source = try DetectorImageFile.open(self.image, dataset: dataset)
+        let image = try source.frame(at: frame)
         let w = image.width, h = image.height
         var result = Mask(width: w, height: h)
         func add(_ m: Mask) throws { result = try result.union(m) }
+        var invalid: ValidityAssessment?
+        if !noValidityMask {
+            invalid = source.validity.assess(image)
+            try add(invalid!.mask)
+        }
         if low != nil || high != nil { try add(MaskBuilder.threshold(image, low: low, high: high)) }
         for value in dead { try add(MaskBuilder.equal(image, to: value)) }
         if !rows.isEmpty || !columns.isEmpty {
@@ -119,6 +132,7 @@ struct MaskCommand: ParsableCommand {
             try add(MaskBuilder.spots(image, radial: maps.radial, k: k, grow: grow, exclude: result))
         }
         try result.write(to: output)
-        print(String(format: "%@: %d of %d pixels masked (%.2f %%)", output, result.maskedCount, w * h, 100 * Double(result.maskedCount) / Double(w * h)))
+        print(String(format: "%@: %d of %d pixels masked (%.2f %%)", output, result.maskedCount, w * h, 100 * Double(result.maskedCount) / Double(w * h))
+              + (invalid.map { "; detector: \($0.summary)" } ?? ""))
     }
 }

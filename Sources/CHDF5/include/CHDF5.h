@@ -62,6 +62,12 @@ int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, si
 int chdf5_read_string_attribute(int64_t file_id, const char *path, const char *name,
                                 char *buffer, size_t buffer_cap);
 
+/* Lists every group and dataset reachable by hard or soft links, one per line:
+   "G /path" or "D /path", in name order. When buffer_cap is too small the
+   buffer is left incomplete and *needed says how many bytes are needed. */
+int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t *needed,
+                       char *error, size_t cap);
+
 /* Writes a new file holding one dataset of float32 frames (count x height x
    width), chunked by frame and gzip-compressed at `level` (0 = none). Used
    by tests and by the simulator. Optional scalar double metadata datasets
