@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# MAR345 decoding: beamline against fabio, on the same 3450x3450 image, in one run.
+# MAR345 decoding: beamline against fabio, on the same 3450x3450 image and on the real
+# image-plate files (../shared/data/real/mar345, when present), in one run.
 #
 # Makes a 3450x3450 image plate (rings, noise, bright spots, pixels above 65535),
 # packs it with `beamline convert` (16-bit word sums, as MAR scanners write), then
@@ -16,12 +17,13 @@ if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 swift build -c release --product beamline >/dev/null
 swift build -c release --product beamline-bench >/dev/null
 
-"$VENV/bin/python" - "$OUT" <<'PY'
-import resource, subprocess, sys, time
+REAL=../shared/data/real/mar345
+"$VENV/bin/python" - "$OUT" "$REAL" <<'PY'
+import glob, hashlib, os, resource, subprocess, sys, time
 import numpy as np, tifffile, fabio
 from fabio.ext import mar345_IO
 
-out = sys.argv[1]
+out, real = sys.argv[1], sys.argv[2]
 n = 3450
 rng = np.random.default_rng(345)
 y, x = np.mgrid[0:n, 0:n].astype(np.float64)
@@ -61,4 +63,28 @@ print(f"  fabio {fabio.version} CCP4 : {fabio_ms:8.1f} ms/frame")
 print(f"  beamline          : {ours_ms:8.1f} ms/frame")
 print(f"  speed-up          : {fabio_ms / ours_ms:8.2f} x")
 print(f"  peak RSS          : beamline {peak_ours:.0f} MB (file + one frame), python+fabio {peak_python:.0f} MB (whole script)")
+
+# Real plates: fabio's default reader (which agrees with its CCP4 codec on these files) and ours.
+for path in sorted(glob.glob(f"{real}/*.mar*")):
+    name = os.path.basename(path)
+    img = fabio.open(path)
+    size = img.data.shape[0]
+    high = int(img.header.get("NumHigh", 0))
+    raw = open(path, "rb").read()
+    start = raw.index(b"CCP4 packed image")
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        theirs = mar345_IO.uncompress_pck(raw[4096:], size, size, high, byteorder="<", use_CCP4=True)
+    fabio_ms = (time.perf_counter() - t0) / repeats * 1e3
+    run = subprocess.run([".build/release/beamline-bench", "decode", path, "--repeats", str(repeats)],
+                         check=True, capture_output=True, text=True)
+    line = run.stdout.split()
+    ours_ms = float(line[line.index("mean_ms") + 1])
+    subprocess.run([".build/release/beamline", "convert", path, f"{out}/real.tif", "--integer"], check=True)
+    ours = tifffile.imread(f"{out}/real.tif").astype(np.uint32)
+    same = hashlib.sha256(ours.astype("<u4").tobytes()).hexdigest() == \
+        hashlib.sha256(img.data.astype("<u4").tobytes()).hexdigest()
+    print(f"real {name} {size}x{size}: fabio CCP4 {fabio_ms:6.1f} ms, beamline {ours_ms:6.1f} ms, "
+          f"{fabio_ms / ours_ms:4.2f} x, pixels identical to fabio: {same}")
+    assert same, f"{name}: beamline differs from fabio"
 PY

@@ -111,6 +111,47 @@ struct CLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy { !$0.hasPrefix(".") })
     }
 
+    /// The real Pilatus crop's gap pixels (−2) are left out by default: the same pattern as
+    /// masking every negative pixel by hand, and unlike integrating them as counts.
+    @Test func integrateLeavesOutGapPixelsByDefault() throws {
+        let image = Self.fixtures.appendingPathComponent("real/pilatus1m_crop.tif").path
+        let dir = NSTemporaryDirectory() + "cli-validity-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let poni = dir + "/crop.poni"
+        try """
+            PixelSize1: 0.000172
+            PixelSize2: 0.000172
+            Distance: 0.2
+            Poni1: 0.06
+            Poni2: 0.085
+            Rot1: 0
+            Rot2: 0
+            Rot3: 0
+            Wavelength: 4.066e-11
+            """.write(toFile: poni, atomically: true, encoding: .utf8)
+        let common = ["--poni", poni, "--bins", "300", "--split", "bbox", "--unit", "2th_deg"]
+        let info = try Self.run(["info", image])
+        #expect(info.stdout.contains("invalid 17961: 17961 negative (module gap or defective pixel)"))
+        let byDefault = try Self.run(["integrate", image, "-o", dir + "/default"] + common)
+        #expect(byDefault.status == 0, "\(byDefault.stderr)")
+        let mask = try Self.run(["mask", image, "--low", "0", "--no-validity-mask", "-o", dir + "/negative.tif"])
+        #expect(mask.status == 0, "\(mask.stderr)")
+        let byHand = try Self.run(["integrate", image, "-o", dir + "/byhand", "--no-validity-mask", "--mask", dir + "/negative.tif"] + common)
+        let kept = try Self.run(["integrate", image, "-o", dir + "/kept", "--no-validity-mask"] + common)
+        #expect(byHand.status == 0 && kept.status == 0)
+        func rows(_ name: String) throws -> [[Double]] {
+            try String(contentsOfFile: dir + "/\(name)/pilatus1m_crop.xy", encoding: .utf8).split(separator: "\n")
+                .filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ").compactMap { Double($0) } }
+        }
+        let a = try rows("default"), b = try rows("byhand"), c = try rows("kept")
+        #expect(a.count == 300 && b.count == 300)
+        #expect(zip(a, b).allSatisfy { abs($0[1] - $1[1]) <= 1e-6 * max(1, abs($1[1])) })
+        // Gap pixels integrated as −2 pull the mean down in the bins that cross the gap.
+        #expect(zip(a, c).contains { $0[1] - $1[1] > 0.01 * abs($0[1]) })
+        let header = try String(contentsOfFile: dir + "/default/pilatus1m_crop.xy", encoding: .utf8)
+        #expect(header.contains("detector validity"))
+    }
+
     @Test func integrateRefusesMismatchedGeometry() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("IntegrationTests/Fixtures")
