@@ -34,6 +34,9 @@ public struct StructureFactorSettings: Sendable {
         /// Sample and scaled background integrate to the same over [from, to] Å⁻¹ (a region
         /// where the sample scatters little beyond the container's).
         case match(from: Double, to: Double)
+        /// Refined with the density from the data (`selfConsistent`), starting from the
+        /// non-negative scale.
+        case refine
     }
 
     public var composition: Composition
@@ -66,6 +69,9 @@ public struct StructureFactorSettings: Sendable {
     public var correctPolarization = false
     /// Eggert's refinement of the scale: minimise G(r) + 4πρ₀r below this r (needs the density).
     public var eggertRMin: Double?
+    /// Background scale and density refined together (Eggert/Kaplow): used with
+    /// `backgroundScaling = .refine`, or alone to refine the density at a given scale.
+    public var selfConsistent: SelfConsistentNormalization?
 
     public init(composition: Composition, wavelength: Double) {
         self.composition = composition
@@ -90,6 +96,8 @@ public struct StructureFactorResult: Sendable {
     /// The normalisation factor α, and the background scale used.
     public var alpha: Double
     public var backgroundScale: Double
+    /// The refined scale and density with their uncertainties, when they were refined.
+    public var refinement: SelfConsistentNormalization.Outcome?
 }
 
 public enum StructureFactor {
@@ -128,7 +136,9 @@ public enum StructureFactor {
             let everywhere = qs.indices.compactMap { i in Interpolation.linear(bq, bi, at: qs[i]).map { (qs[i], sample.intensity[i], $0) } }
             switch scaling {
             case let .fixed(value): backgroundScale = value
-            case let .nonNegative(safety):
+            case .refine, .nonNegative:
+                let safety: Double
+                if case let .nonNegative(given) = scaling { safety = given } else { safety = 0.98 }
                 let ratios = pairs.filter { $0.2 > 0 }.map { $0.1 / $0.2 }
                 guard let smallest = ratios.min(), smallest > 0 else {
                     throw BeamlineError(path: backgroundPath, "the background is larger than the sample somewhere at any positive scale")
@@ -143,25 +153,23 @@ public enum StructureFactor {
                 backgroundScale = region.reduce(0) { $0 + $1.1 } / b
             }
         }
-        var q: [Double] = [], corrected: [Double] = []
-        var positive = 0
+        var q: [Double] = [], correctedSample: [Double] = [], correctedBackground: [Double] = []
         for (i, x) in qs.enumerated() where x >= settings.qMin && x <= qMax {
-            var v = sample.intensity[i]
-            if background != nil {
-                v -= backgroundScale * (Interpolation.linear(bq, bi, at: x) ?? 0)
-            }
+            var factor = 1.0
             let twoTheta = 2 * asin(min(1, x * settings.wavelength / (4 * .pi)))
-            if settings.correctPolarization { v /= 0.5 * (1 + cos(twoTheta) * cos(twoTheta)) }
+            if settings.correctPolarization { factor /= 0.5 * (1 + cos(twoTheta) * cos(twoTheta)) }
             if settings.muT > 0 {
                 // Flat plate in transmission, normal incidence: A(2θ)/A(0).
                 let m = settings.muT, k = 1 / cos(twoTheta)
                 let a = abs(k - 1) < 1e-9 ? exp(-m) : (exp(-m) - exp(-m * k)) / (m * (k - 1))
-                v /= a / exp(-m)
+                factor /= a / exp(-m)
             }
-            if v > 0 { positive += 1 }
             q.append(x)
-            corrected.append(v)
+            correctedSample.append(factor * sample.intensity[i])
+            correctedBackground.append(background != nil ? factor * (Interpolation.linear(bq, bi, at: x) ?? 0) : 0)
         }
+        var corrected = q.indices.map { correctedSample[$0] - backgroundScale * correctedBackground[$0] }
+        let positive = corrected.filter { $0 > 0 }.count
         guard q.count >= 10 else { throw BeamlineError(path: samplePath, "fewer than 10 points in the Q range") }
         if background != nil && positive == 0 {
             throw BeamlineError(path: backgroundPath, "the scaled background (×\(backgroundScale)) is larger than the sample everywhere; check --bg-scale")
@@ -182,8 +190,24 @@ public enum StructureFactor {
             compton[i] *= breitDirac * exp(-settings.comptonAttenuation * x)
         }
         let squareMeanF = meanF.map { $0 * $0 }
-        var alpha = try normalization(q: q, intensity: corrected, meanF2: meanF2, squareMeanF: squareMeanF, compton: compton,
-                                      settings: settings, path: samplePath)
+        var refinement: SelfConsistentNormalization.Outcome?
+        var settings = settings
+        if let method = settings.selfConsistent {
+            let problem = SelfConsistentNormalization.Problem(
+                q: q, sample: correctedSample, background: correctedBackground, meanF2: meanF2,
+                squareMeanF: squareMeanF, compton: compton, path: samplePath)
+            var method = method
+            if background == nil || settings.backgroundScaling != .refine { method.refineScale = false }
+            if method.startDensity == nil { method.startDensity = settings.density }
+            let outcome = try method.refine(problem, scale: background == nil ? 0 : backgroundScale)
+            refinement = outcome
+            backgroundScale = outcome.scale
+            settings.density = outcome.density
+            corrected = q.indices.map { correctedSample[$0] - backgroundScale * correctedBackground[$0] }
+        }
+        var alpha = try refinement.map { $0.alpha } ?? normalization(
+            q: q, intensity: corrected, meanF2: meanF2, squareMeanF: squareMeanF, compton: compton,
+            settings: settings, path: samplePath)
         func functions(_ alpha: Double) -> ([Double], [Double], [Double]) {
             let s = q.indices.map { i -> Double in
                 switch settings.definition {
@@ -215,11 +239,17 @@ public enum StructureFactor {
             }
             alpha = (lo + hi) / 2
         }
-        let (s, f, g) = functions(alpha)
+        var (s, f, g) = functions(alpha)
+        if let refinement {
+            // The Kaplow-corrected S(Q) of the refinement, and what follows from it.
+            s = refinement.s
+            f = q.indices.map { q[$0] * (s[$0] - 1) }
+            g = transform(q: q, f: f, rMax: settings.rMax, rStep: settings.rStep, lorch: settings.lorch)
+        }
         let gr = settings.density.map { rho in r.indices.map { 1 + g[$0] / (4 * .pi * rho * r[$0]) } }
         return StructureFactorResult(q: q, intensity: corrected.map { $0 * alpha }, meanSquareF: meanF2, squareMeanF: squareMeanF,
                                      compton: compton, s: s, f: f, r: r, g: g, pairDistribution: gr, alpha: alpha,
-                                     backgroundScale: backgroundScale)
+                                     backgroundScale: backgroundScale, refinement: refinement)
     }
 
     static func normalization(q: [Double], intensity: [Double], meanF2: [Double], squareMeanF: [Double], compton: [Double],
@@ -250,13 +280,17 @@ public enum StructureFactor {
     /// G(r) = (2/π) ∫ F(Q) M(Q) sin(Qr) dQ by the trapezoid rule, M the Lorch function
     /// sin(πQ/Q_max)/(πQ/Q_max) when asked for (Lorch, J. Phys. C 2 (1969) 229).
     public static func transform(q: [Double], f: [Double], rMax: Double, rStep: Double, lorch: Bool) -> [Double] {
+        transform(q: q, f: f, r: stride(from: rStep, through: rMax, by: rStep).map { $0 }, lorch: lorch)
+    }
+
+    /// G at the given r values.
+    public static func transform(q: [Double], f: [Double], r: [Double], lorch: Bool) -> [Double] {
         let qMax = q.last!
         let weighted = q.indices.map { i -> Double in
             guard lorch else { return f[i] }
             let x = .pi * q[i] / qMax
             return f[i] * (x == 0 ? 1 : sin(x) / x)
         }
-        let r = stride(from: rStep, through: rMax, by: rStep).map { $0 }
         return r.map { rv in
             var sum = 0.0
             for i in 1 ..< q.count {

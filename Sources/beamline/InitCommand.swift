@@ -79,7 +79,7 @@ struct InitCommand: ParsableCommand {
         }
         for other in calibrants where other != calibrantImage { lines.append("# check: another calibrant image, \(relative(other))") }
         if let emptyCell {
-            lines += ["empty_cell = \(relative(emptyCell))", "bg_scale = 1   # check: the empty cell's scale under the sample"]
+            lines += ["empty_cell = \(relative(emptyCell))", "bg_scale = refine   # refined with the density from each pattern; or give the scale"]
         } else {
             lines.append("# empty_cell = IMAGE   # none found by name: S(Q) from the sample alone")
         }

@@ -11,7 +11,7 @@ import Foundation
 /// calibrant_image = data/images/CeO2.mar2300
 /// calibrant = CeO2
 /// empty_cell = data/images/empty_cell.mar2300
-/// bg_scale = 0.93
+/// bg_scale = refine      # or a number, auto, match:QA:QB
 /// composition = Ce65Co25Al10
 ///
 /// [samples]
@@ -43,7 +43,7 @@ struct RunConfiguration: Equatable {
     /// Keys each section accepts, with their defaults ("" = none; nil = required).
     static let keys: [String: [String: String?]] = [
         "run": ["calibrant_image": nil, "calibrant": nil, "empty_cell": "", "composition": nil, "empty_cell_frame": "0",
-                "bg_scale": "1", "wavelength": "", "dataset": ""],
+                "bg_scale": "refine", "wavelength": "", "dataset": ""],
         "calibration": ["options": ""],
         "mask": ["spot_k": "6", "beamstop_mask": "", "options": ""],
         "integration": ["bins": "2000", "polarization": "0.99", "split": "bbox", "sigma_clip": "3", "options": ""],
@@ -106,7 +106,13 @@ struct RunConfiguration: Equatable {
         }
         for key in ["calibrant_image", "empty_cell"] where !settings["run"]![key]!.isEmpty { settings["run"]![key] = resolve(settings["run"]![key]!) }
         if let mask = settings["mask"]?["beamstop_mask"], !mask.isEmpty { settings["mask"]!["beamstop_mask"] = resolve(mask) }
-        for (section, key, range) in [("run", "bg_scale", 0.0 ... 100), ("run", "wavelength", 0.01 ... 10), ("integration", "polarization", -1 ... 1),
+        let scale = settings["run"]!["bg_scale"]!
+        let matchWindow = scale.hasPrefix("match:") ? scale.dropFirst(6).split(separator: ":").compactMap { Double($0) } : []
+        guard ["refine", "auto"].contains(scale) || (matchWindow.count == 2 && matchWindow[0] < matchWindow[1])
+                || Double(scale).map({ (0.0 ... 100).contains($0) }) == true else {
+            throw BeamlineError(path: path, "[run] bg_scale = \(scale): use refine, auto, match:QA:QB or a number in 0…100")
+        }
+        for (section, key, range) in [("run", "wavelength", 0.01 ... 10), ("integration", "polarization", -1 ... 1),
                                       ("integration", "sigma_clip", 0.1 ... 100), ("mask", "spot_k", 0.1 ... 1000), ("run", "empty_cell_frame", 0 ... 1e9)] {
             let text = settings[section]![key]!
             if text.isEmpty, key == "wavelength" { continue }

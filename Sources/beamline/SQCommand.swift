@@ -24,8 +24,12 @@ struct SQCommand: ParsableCommand {
     @Option(help: "Empty-cell (container) background pattern.")
     var background: String?
 
-    @Option(help: "Background scale factor: a number, 'auto' (largest scale keeping the difference non-negative, ×0.98), or 'match:QA:QB' (equal integrals over QA-QB Å⁻¹).")
-    var bgScale = "1"
+    @Option(help: """
+        Background scale: 'refine' (default with --background: refined with the density from the \
+        data, Eggert et al. 2002), a number, 'auto' (largest scale keeping the difference \
+        non-negative, ×0.98), or 'match:QA:QB' (equal integrals over QA-QB Å⁻¹).
+        """)
+    var bgScale: String?
 
     @Option(help: "Composition, e.g. Ce65Co25Al10, SiO2, (Ce0.65Co0.25Al0.10) (required, here or in --config).")
     var composition: String?
@@ -57,11 +61,20 @@ struct SQCommand: ParsableCommand {
     @Flag(help: "Apply the Lorch modification function in the Fourier transform.")
     var lorch = false
 
-    @Option(help: "Number density, atoms/Å³ (for Krogh-Moe normalisation, Eggert's refinement and g(r)).")
+    @Option(help: """
+        Number density, atoms/Å³: with --bg-scale refine the starting value (default: a scan), \
+        otherwise for Krogh-Moe normalisation, Eggert's refinement of α and g(r).
+        """)
     var density: Double?
 
-    @Option(help: "Refine the scale by Eggert's method: G(r) = -4πρr below this r, Å.")
+    @Option(help: """
+        r below which there are no atoms (G(r) = -4πρr), Å: for --bg-scale refine (default: \
+        from the data, below the first peak of G(r)) or, with --density, Eggert's refinement of α.
+        """)
     var eggertRmin: Double?
+
+    @Option(help: "Kaplow iterations applied to S(Q) after the scale/density refinement (default 0).")
+    var kaplowIterations = 0
 
     @Option(help: "Normalisation: high-q or krogh-moe.")
     var normalization = "high-q"
@@ -140,7 +153,10 @@ struct SQCommand: ParsableCommand {
             anomalous[String(parts[0])] = v
         }
         let scaling: StructureFactorSettings.BackgroundScaling
-        if bgScale == "auto" {
+        let bgScale = self.bgScale ?? (background != nil ? "refine" : "1")
+        if bgScale == "refine" {
+            scaling = .refine
+        } else if bgScale == "auto" {
             scaling = .nonNegative(safety: 0.98)
         } else if bgScale.hasPrefix("match:") {
             let v = bgScale.dropFirst(6).split(separator: ":").compactMap { Double($0) }
@@ -171,7 +187,16 @@ struct SQCommand: ParsableCommand {
             settings.rStep = rstep
             settings.lorch = lorch
             settings.density = density
-            settings.eggertRMin = eggertRmin
+            if scaling == .refine {
+                var method = SelfConsistentNormalization()
+                method.rMin = eggertRmin
+                method.startDensity = density
+                method.finalIterations = kaplowIterations
+                settings.selfConsistent = method
+                settings.normalization = .kroghMoe
+            } else {
+                settings.eggertRMin = eggertRmin
+            }
             settings.normalization = norm
             settings.definition = def
             settings.breitDiracExponent = breitDirac
@@ -211,6 +236,11 @@ struct SQCommand: ParsableCommand {
             String(format: "breit_dirac_exponent=%.6g compton_attenuation=%.6g mu_t=%.6g polarization_corrected_here=%@", settings.breitDiracExponent, settings.comptonAttenuation, settings.muT, settings.correctPolarization ? "true" : "false"),
             "form factors: \(settings.formFactors == .waasmaier1995 ? "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416" : "Hubbell & Overbo, J. Phys. Chem. Ref. Data 8 (1979) 69") (form_factors=\(settings.formFactors.rawValue)); Compton: Hubbell et al., J. Phys. Chem. Ref. Data 4 (1975) 471",
         ]
+        if let r = result.refinement {
+            lines.append(String(format: "refined: bg_scale=%.6g bg_scale_sigma=%.3g density=%.6g density_sigma=%.3g "
+                + "r_min=%.4g iterations=%d kaplow_iterations=%d misfit=%.4g (Eggert et al., PRB 65 (2002) 174105)",
+                r.scale, r.scaleSigma, r.density, r.densitySigma, r.rMin, r.iterations, r.kaplowIterations, r.misfit))
+        }
         if let calibration { lines.append("calibration=\(calibration)") }
         return lines
     }

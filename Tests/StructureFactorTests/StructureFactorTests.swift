@@ -102,6 +102,21 @@ struct ReductionTests {
 
     /// A synthetic pattern built from a known S(Q) with the same model (Faber–Ziman,
     /// Compton with the Breit–Dirac factor, a scaled background) is reduced back to it.
+    /// ⟨f⟩, ⟨f²⟩, Compton and the Breit–Dirac factor (exponent 2) at Q, as a simulation builds them.
+    static func sampleTerms(_ composition: Composition, q x: Double, lambda: Double)
+        -> (f: Double, f2: Double, compton: Double, breitDirac: Double) {
+        let twoTheta = 2 * asin(x * lambda / (4 * .pi))
+        let bd = pow(1 + 0.02426310238 / lambda * (1 - cos(twoTheta)), -2)
+        var f = 0.0, f2 = 0.0, c = 0.0
+        for (k, e) in composition.elements.enumerated() {
+            let v = tables.formFactor(e, q: x, source: .hubbell1979)
+            f += composition.fractions[k] * v
+            f2 += composition.fractions[k] * v * v
+            c += composition.fractions[k] * tables.incoherent(tables.atomicNumber(e)!, q: x)
+        }
+        return (f, f2, c, bd)
+    }
+
     @Test func recoversKnownS() throws {
         let composition = try Composition("Ce65Co25Al10") { Self.tables.atomicNumber($0) != nil }
         let lambda = 0.3738
@@ -112,15 +127,7 @@ struct ReductionTests {
         settings.qMin = 0.5
         var sample: [Double] = [], background: [Double] = []
         for (i, x) in q.enumerated() {
-            let twoTheta = 2 * asin(x * lambda / (4 * .pi))
-            let bd = pow(1 + 0.02426310238 / lambda * (1 - cos(twoTheta)), -2)
-            var f = 0.0, f2 = 0.0, c = 0.0
-            for (k, e) in composition.elements.enumerated() {
-                let v = Self.tables.formFactor(e, q: x, source: .hubbell1979)
-                f += composition.fractions[k] * v
-                f2 += composition.fractions[k] * v * v
-                c += composition.fractions[k] * Self.tables.incoherent(Self.tables.atomicNumber(e)!, q: x)
-            }
+            let (f, f2, c, bd) = Self.sampleTerms(composition, q: x, lambda: lambda)
             let b = 300 + 800 * exp(-x / 4)
             background.append(b)
             sample.append(2.5 * (f2 + f * f * (trueS[i] - 1) + c * bd) + 0.9 * b)
