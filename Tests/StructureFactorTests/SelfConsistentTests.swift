@@ -55,7 +55,7 @@ struct SelfConsistentTests {
         }
         var sample: [Double] = [], background: [Double] = []
         for (i, x) in q.enumerated() {
-            let (f, f2, c, bd) = ScatteringTableTests.sampleTerms(composition, q: x, lambda: lambda)
+            let (f, f2, c, bd) = ReductionTests.sampleTerms(composition, q: x, lambda: lambda)
             let b = 1500 * exp(-pow((x - 2.5) / 3, 2)) + 900 * exp(-x / 6) + 200
             background.append(b * (1 + noise * gauss()))
             let clean = 2.5 * (f2 + f * f * (trueS[i] - 1) + c * bd) + scale * b
