@@ -48,7 +48,12 @@ public enum PatternFile {
             throw BeamlineError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
         let text = String(decoding: data, as: UTF8.self)
-        var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        var lines = text.split(whereSeparator: \.isNewline).map { line -> String in
+            // Trimmed without Foundation's CharacterSet, which dominated reading a pattern.
+            let start = line.firstIndex { $0 != " " && $0 != "\t" } ?? line.endIndex
+            let end = line.lastIndex { $0 != " " && $0 != "\t" }.map { line.index(after: $0) } ?? start
+            return String(line[start ..< max(start, end)])
+        }
         var header: [String] = []
         var unit: String?
         // FIT2D .chi: four header lines, the fourth a bare point count.

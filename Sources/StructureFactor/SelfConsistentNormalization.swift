@@ -86,14 +86,9 @@ public struct SelfConsistentNormalization: Sendable {
             let count = max(2, Int((rMin / rStep).rounded(.down)) + 1)
             r = (0 ..< count).map { Double($0) * rMin / Double(count - 1) }
             var sines = [Double](repeating: 0, count: count * n)
-            for j in 0 ..< count { for i in 0 ..< n { sines[j * n + i] = sin(q[i] * r[j]) } }
+            for j in 0 ..< count { StructureFactor.forEachSine(q, r: r[j]) { i, sine in sines[j * n + i] = sine } }
             self.sines = sines
-            var w = [Double](repeating: 0, count: n)
-            for i in 1 ..< n {
-                let h = 0.5 * (q[i] - q[i - 1])
-                w[i] += h
-                w[i - 1] += h
-            }
+            let w = StructureFactor.trapezoidWeights(q)
             forwardWeights = (0 ..< n).map { i in
                 let x = Double.pi * q[i] / qMax
                 return 2 / .pi * w[i] * (x == 0 ? 1 : sin(x) / x)
