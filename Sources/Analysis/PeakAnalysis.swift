@@ -5,11 +5,27 @@ import Foundation
 /// The first and second maxima of a structure factor (or intensity) curve.
 public struct PeakAnalysis: Sendable {
     public struct Maximum: Sendable {
-        /// Position of the maximum of the fitted profile, and its standard uncertainty.
+        /// Position of the maximum of the curve, and its standard uncertainty (see `fitTop`).
         public var q: Double, qSigma: Double
-        /// Pseudo-Voigt FWHM and height above the local background.
+        /// The curve's value there (S(Q₁) for a structure factor) and its uncertainty.
+        public var height: Double, heightSigma: Double
+        /// Centre of the pseudo-Voigt fitted to the whole maximum on a linear background (the
+        /// seed study's Q₁; off the maximum when the peak is asymmetric), its FWHM.
+        public var pseudoVoigtCentre: Double, pseudoVoigtCentreSigma: Double
         public var fwhm: Double, fwhmSigma: Double
-        public var height: Double
+
+        public init(q: Double, qSigma: Double, height: Double = .nan, heightSigma: Double = .nan,
+                    pseudoVoigtCentre: Double = .nan, pseudoVoigtCentreSigma: Double = .nan,
+                    fwhm: Double, fwhmSigma: Double) {
+            self.q = q
+            self.qSigma = qSigma
+            self.height = height
+            self.heightSigma = heightSigma
+            self.pseudoVoigtCentre = pseudoVoigtCentre
+            self.pseudoVoigtCentreSigma = pseudoVoigtCentreSigma
+            self.fwhm = fwhm
+            self.fwhmSigma = fwhmSigma
+        }
     }
 
     public var first: Maximum
@@ -19,20 +35,27 @@ public struct PeakAnalysis: Sendable {
     public var ratio: Double, ratioSigma: Double
 
     /// Points where a narrow feature (a crystalline standard's reflection) stands out of
-    /// the curve: more than `k` noise levels above the running median over ±0.03 Å⁻¹, a
-    /// window that follows a glass's broad maxima but not a Bragg peak. The noise level is
-    /// the robust spread of point-to-point differences.
+    /// the curve: more than `k` noise levels above a quadratic fitted by least squares to the
+    /// points within ±0.03 Å⁻¹, a window in which a glass's broad maxima are parabolas but a
+    /// Bragg peak is not. The noise level is the robust spread (MAD) of those residuals, at
+    /// least 10⁻³ of the curve's range, so that a noise-free curve's smooth top is not taken
+    /// for a feature.
     public static func sharpFeatures(q: [Double], y: [Double], k: Double = 6) -> [Bool] {
         guard q.count > 10 else { return [Bool](repeating: false, count: q.count) }
         let step = (q.last! - q.first!) / Double(q.count - 1)
-        let half = max(2, Int(0.03 / step))
+        let half = max(3, Int(0.03 / step))
         var residual = [Double](repeating: 0, count: q.count)
         for i in q.indices {
-            let window = y[max(0, i - half) ... min(q.count - 1, i + half)].sorted()
-            residual[i] = y[i] - window[window.count / 2]
+            let lo = max(0, i - half), hi = min(q.count - 1, i + half)
+            let ts = (lo ... hi).map { q[$0] - q[i] }
+            let design = ts.flatMap { t -> [Double] in [1, t, t * t] }
+            if let fit = LinearAlgebra.leastSquares(design, rows: ts.count, columns: 3, Array(y[lo ... hi])) {
+                residual[i] = y[i] - fit.x[0]
+            }
         }
-        let differences = (1 ..< q.count).map { abs(y[$0] - y[$0 - 1]) }.sorted()
-        let noise = max(1e-12, 1.4826 * differences[differences.count / 2] / 2.0.squareRoot())
+        let spread = residual.map(abs).sorted()[residual.count / 2] * 1.4826
+        let range = (y.max() ?? 0) - (y.min() ?? 0)
+        let noise = max(spread, 1e-3 * range, 1e-12)
         var flagged = residual.map { $0 > k * noise }
         // Widen each feature by a few points on both sides.
         let widened = flagged
@@ -83,7 +106,8 @@ public struct PeakAnalysis: Sendable {
         guard fit.converged, p.allSatisfy(\.isFinite), fit.uncertainties[0].isFinite, !fit.atBound[0] else {
             throw BeamlineError(path: path, "the fit of the \(label) maximum did not converge")
         }
-        // The maximum of the fitted curve (the background's slope moves it off the centre).
+        // The maximum of the fitted curve (the background's slope moves it off the centre): the
+        // starting point of the fit to the top.
         var best = (p[0], -Double.infinity)
         var x = p[0] - p[1]
         while x <= p[0] + p[1] {
@@ -91,7 +115,105 @@ public struct PeakAnalysis: Sendable {
             if v > best.1 { best = (x, v) }
             x += p[1] / 2000
         }
-        return Maximum(q: best.0, qSigma: fit.uncertainties[0], fwhm: p[1], fwhmSigma: fit.uncertainties[1], height: p[2])
+        guard let summit = fitTop(q: q, y: y, usable: usable, start: best.0, fwhm: p[1]) else {
+            throw BeamlineError(path: path, "the top of the \(label) maximum could not be fitted (too few points or no maximum)")
+        }
+        return Maximum(q: summit.q, qSigma: summit.qSigma, height: summit.height, heightSigma: summit.heightSigma,
+                       pseudoVoigtCentre: p[0], pseudoVoigtCentreSigma: fit.uncertainties[0],
+                       fwhm: p[1], fwhmSigma: fit.uncertainties[1])
+    }
+
+    /// The maximum of a curve from its top alone. A cubic y = Σ cₖ·tᵏ (t = Q − Q₀) is fitted by
+    /// least squares over Q₀ ± h, Q₀ moved to the cubic's maximum and the fit repeated until
+    /// Q₀ stops moving. The window then shrinks towards the top (h = 0.2, 0.14, 0.1 × FWHM, at
+    /// least 15 points) while the residuals shrink with it (by a quarter: they were misfit, not
+    /// noise) and the maximum moves by more than its σ. A wide window averages noise but cannot
+    /// follow a whole asymmetric peak, a narrow one follows it but amplifies noise. A symmetric profile's centre
+    /// is not an asymmetric peak's maximum (tested on skewed and shouldered analytic peaks). σ of
+    /// the position and the height come from the cubic's covariance scaled by the residual
+    /// variance.
+    static func fitTop(q: [Double], y: [Double], usable: [Int], start: Double, fwhm: Double)
+        -> (q: Double, qSigma: Double, height: Double, heightSigma: Double)? {
+        var accepted: (q: Double, qSigma: Double, height: Double, heightSigma: Double, rms: Double)?
+        var centre = start
+        for fraction in [0.2, 0.14, 0.1] {
+            guard let next = fitTop(q: q, y: y, usable: usable, start: centre, half: fraction * fwhm, limit: 2 * fwhm) else {
+                break
+            }
+            // A narrower window counts only where the wider one's residuals were misfit, not
+            // noise (they shrink with the window), and it moved the maximum by more than its σ.
+            if let previous = accepted, !(previous.rms > 1.25 * next.rms && abs(next.q - previous.q) > next.qSigma) { break }
+            accepted = next
+            centre = next.q
+        }
+        return accepted.map { ($0.q, $0.qSigma, $0.height, $0.heightSigma) }
+    }
+
+    /// One window of `fitTop`: half-width `half` (widened up to `limit` to hold 15 points).
+    static func fitTop(q: [Double], y: [Double], usable: [Int], start: Double, half initialHalf: Double, limit: Double)
+        -> (q: Double, qSigma: Double, height: Double, heightSigma: Double, rms: Double)? {
+        let terms = 4
+        func value(_ c: [Double], _ t: Double) -> Double { c.reversed().reduce(0) { $0 * t + $1 } }
+        func slope(_ c: [Double], _ t: Double) -> Double { (1 ..< terms).reversed().reduce(0) { $0 * t + Double($1) * c[$1] } }
+        func curvature(_ c: [Double], _ t: Double) -> Double {
+            (2 ..< terms).reversed().reduce(0) { $0 * t + Double($1 * ($1 - 1)) * c[$1] }
+        }
+        /// The maximum nearest t = 0 by Newton's method on the slope (t in units of the window).
+        func summit(_ c: [Double]) -> Double? {
+            var t = 0.0
+            for _ in 0 ..< 60 {
+                let k = curvature(c, t)
+                guard k < 0 else { return nil }
+                let step = slope(c, t) / k
+                t -= step
+                guard abs(t) <= 1.5 else { return nil }
+                if abs(step) < 1e-13 { break }
+            }
+            return curvature(c, t) < 0 ? t : nil
+        }
+        var centre = start
+        for iteration in 0 ..< 12 {
+            var half = initialHalf
+            var idx = usable.filter { abs(q[$0] - centre) <= half }
+            while idx.count < 15, half < limit {
+                half *= 1.1
+                idx = usable.filter { abs(q[$0] - centre) <= half }
+            }
+            guard idx.count >= 15 else { return nil }
+            // A scaled abscissa keeps the normal equations well conditioned.
+            let ts = idx.map { (q[$0] - centre) / half }
+            let design = ts.flatMap { t -> [Double] in [1, t, t * t, t * t * t] }
+            guard let (c, covariance) = LinearAlgebra.leastSquares(design, rows: ts.count, columns: terms, idx.map { y[$0] }),
+                  let u = summit(c), abs(u) <= 1 else {
+                return nil
+            }
+            let moved = centre + u * half
+            // Recentred windows take or drop a point at their edges, so the summit may hop
+            // between two nearly equal places: after a few rounds the last one stands.
+            if abs(u * half) > 1e-7 * max(1, half), iteration < 11 {
+                centre = moved
+                continue
+            }
+            let residuals = idx.indices.map { y[idx[$0]] - value(c, ts[$0]) }
+            let variance = residuals.reduce(0) { $0 + $1 * $1 } / Double(max(1, idx.count - terms))
+            var gradQ = [Double](repeating: 0, count: terms), gradH = gradQ
+            for k in 0 ..< terms {
+                let h: Double = max(1e-9, 1e-6 * abs(c[k]))
+                var up = c, down = c
+                up[k] += h
+                down[k] -= h
+                guard let tu = summit(up), let td = summit(down) else { return nil }
+                gradQ[k] = (tu - td) * half / (2 * h)
+                gradH[k] = (value(up, tu) - value(down, td)) / (2 * h)
+            }
+            func propagate(_ g: [Double], _ variance: Double) -> Double {
+                var sum = 0.0
+                for i in 0 ..< terms { for j in 0 ..< terms { sum += g[i] * covariance[i * terms + j] * g[j] } }
+                return (max(0, sum) * variance).squareRoot()
+            }
+            return (moved, propagate(gradQ, variance), value(c, u), propagate(gradH, variance), variance.squareRoot())
+        }
+        return nil
     }
 
     /// Width of the peak at half its height above `baseline`, by linear interpolation of the data.

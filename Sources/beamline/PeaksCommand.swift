@@ -10,8 +10,12 @@ struct PeaksCommand: ParsableCommand {
         commandName: "peaks",
         abstract: "First and second maxima of S(Q) or I(Q): Q1, Q2, widths, Q2/Q1, volume from Q1, ΔS(Q).",
         discussion: """
-            Each maximum is fitted with a pseudo-Voigt on a local linear background; Q is the \
-            maximum of the fitted curve. The width of the first maximum is given both as the \
+            Q1 and Q2 are the maxima of the curve: a cubic fitted to the top of each maximum \
+            (±0.2 FWHM, recentred until it stops moving), with σ; S1 and S2 are the curve's values \
+            there. Each maximum is also fitted with a pseudo-Voigt on a local linear background \
+            (columns Q1_pV, Q2_pV, FWHM_pV: the seed study's convention, off the maximum when the \
+            peak is asymmetric). The density and background scale that `beamline sq` refined are \
+            copied from each S(Q) file's header. The width of the first maximum is given both as the \
             pseudo-Voigt FWHM and as the full width at half its height above --baseline (1 for \
             S(Q)). Sharp crystalline peaks (a pressure standard's reflections) are excluded. \
             Pressures and temperatures come from NAME.pressure files in --pressures (written by \
@@ -82,7 +86,19 @@ struct PeaksCommand: ParsableCommand {
                     }
                 }
             }
-            rows.append(PeakRow(name: name, temperature: t, pressure: p, pressureSigma: ps, time: time, analysis: analysis))
+            var row = PeakRow(name: name, temperature: t, pressure: p, pressureSigma: ps, time: time, analysis: analysis)
+            if let refined = pattern.header.first(where: { $0.hasPrefix("refined:") }) {
+                var values: [String: Double] = [:]
+                for word in refined.split(separator: " ") {
+                    let kv = word.split(separator: "=", maxSplits: 1)
+                    if kv.count == 2, let v = Double(kv[1]) { values[String(kv[0])] = v }
+                }
+                row.backgroundScale = values["bg_scale"]
+                row.backgroundScaleSigma = values["bg_scale_sigma"]
+                row.density = values["density"]
+                row.densitySigma = values["density_sigma"]
+            }
+            rows.append(row)
             curves[name] = Pattern(unit: "q_A^-1", x: q, intensity: pattern.intensity)
         }
         let ref = try reference.map { name in
