@@ -24,11 +24,14 @@ public struct ScatteringTables: Sendable {
     let compton: [Int: [Double]]
     let relativisticGrid: [Double]
     let relativistic: [Int: [Double]]
+    /// Standard atomic weights (IUPAC 2021, abridged), g/mol, by element symbol.
+    let atomicWeights: [String: Double]
 
     public init(calibrationDirectory: String) throws {
         let wkPath = calibrationDirectory + "/scattering/waasmaier_kirfel_1995.txt"
         let cPath = calibrationDirectory + "/scattering/compton_hubbell_1975.txt"
         let hPath = calibrationDirectory + "/scattering/formfactor_hubbell_1979.txt"
+        let wPath = calibrationDirectory + "/scattering/atomic_weights_iupac_2021.txt"
         func lines(_ path: String) throws -> [[Substring]] {
             guard let data = FileManager.default.contents(atPath: path) else { throw BeamlineError(path: path, "table not found") }
             return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
@@ -43,6 +46,12 @@ public struct ScatteringTables: Sendable {
             ff[String(fields[0])] = Coefficients(z: z, c: v[0], a: Array(v[1 ... 5]), b: Array(v[6 ... 10]))
         }
         formFactors = ff
+        var weights: [String: Double] = [:]
+        for fields in try lines(wPath) {
+            guard fields.count == 3, let weight = Double(fields[2]) else { throw BeamlineError(path: wPath, "bad line") }
+            weights[String(fields[1])] = weight
+        }
+        atomicWeights = weights
         func gridTable(_ path: String) throws -> ([Double], [Int: [Double]]) {
             var grid: [Double] = []
             var table: [Int: [Double]] = [:]
@@ -62,6 +71,25 @@ public struct ScatteringTables: Sendable {
     }
 
     public func atomicNumber(_ element: String) -> Int? { formFactors[element]?.z }
+
+    /// Mean atomic mass ⟨M⟩ = Σ cᵢMᵢ of a composition, g/mol (ions weigh as their atoms).
+    public func meanAtomicMass(_ composition: Composition) throws -> Double {
+        var mass = 0.0
+        for (element, fraction) in zip(composition.elements, composition.fractions) {
+            let symbol = String(element.prefix { $0.isLetter })
+            guard let weight = atomicWeights[symbol] else {
+                throw BeamlineError("no standard atomic weight for \(element)")
+            }
+            mass += fraction * weight
+        }
+        return mass
+    }
+
+    /// Number density in atoms/Å³ of a mass density in g/cm³: ρ_m·N_A/⟨M⟩·10⁻²⁴
+    /// (N_A = 6.02214076·10²³ mol⁻¹ exactly, SI 2019).
+    public func numberDensity(gramsPerCubicCentimetre density: Double, of composition: Composition) throws -> Double {
+        density * 6.02214076e23 / (try meanAtomicMass(composition)) * 1e-24
+    }
 
     /// f0 of `species` (element, or ion for Waasmaier–Kirfel, e.g. "O2-") at Q in Å⁻¹.
     public func formFactor(_ species: String, q: Double, source: FormFactorSource = .waasmaier1995) -> Double {

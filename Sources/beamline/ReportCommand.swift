@@ -82,15 +82,41 @@ struct ReportCommand: ParsableCommand {
             }
             html += "<figure>\(plot.render())</figure>\n"
         }
+        html += densityPlots(rows, temperatures: temperatures, groups: groups)
         html += transitionTable(isotherms)
-        html += "<h2>Table</h2><table><tr><th>name</th><th>T (K)</th><th>P (GPa)</th><th>±</th><th>Q1</th><th>Q2</th><th>Q2/Q1</th><th>FWHM</th><th>width at half height</th><th>V/V0</th></tr>\n"
+        html += "<h2>Table</h2><table><tr><th>name</th><th>T (K)</th><th>P (GPa)</th><th>±</th><th>Q1</th><th>Q2</th><th>Q2/Q1</th><th>FWHM</th><th>width at half height</th><th>V/V0</th><th>ρ₀ (atoms/Å³)</th><th>±</th><th>bg scale</th></tr>\n"
         for r in rows {
-            html += String(format: "<tr><td>%@</td><td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>\n",
-                           r.name, r.temperature ?? .nan, r.pressure ?? .nan, r.pressureSigma ?? .nan, r.q1, r.q2, r.ratio, r.fwhm, r.halfHeightWidth ?? .nan, r.volumeCubic ?? .nan)
+            html += String(format: "<tr><td>%@</td><td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td>"
+                           + "<td>%.4f</td><td>%.4f</td><td>%.5f</td><td>%.5f</td><td>%.4f</td></tr>\n",
+                           r.name, r.temperature ?? .nan, r.pressure ?? .nan, r.pressureSigma ?? .nan, r.q1, r.q2, r.ratio, r.fwhm,
+                           r.halfHeightWidth ?? .nan, r.volumeCubic ?? .nan, r.density ?? .nan, r.densitySigma ?? .nan,
+                           r.backgroundScale ?? .nan)
         }
         html += "</table></body></html>\n"
         try AtomicFile.write(html, to: output)
         print(output)
+    }
+
+    /// The number density that `sq` refined from each pattern against pressure, and the volume
+    /// it implies (ρ₀ of the reference point over ρ₀) beside the volume from Q1: a compression
+    /// curve of the glass from its own scattering. Empty when no density was refined.
+    func densityPlots(_ rows: [PeakRow], temperatures: [Double], groups: [Double: [PeakRow]]) -> String {
+        guard rows.contains(where: { $0.density != nil }) else { return "" }
+        var density = SVGPlot(title: "ρ₀ refined from S(Q) against pressure", xLabel: "P (GPa)", yLabel: "ρ₀ (atoms/Å³)")
+        var volume = SVGPlot(title: "V/V0 from ρ₀ (markers) and from Q1 (lines)", xLabel: "P (GPa)", yLabel: "V/V0")
+        // The reference of V/V0 from Q1 is the row where it is 1; the same row for ρ₀.
+        let reference = rows.first { abs(($0.volumeCubic ?? 0) - 1) < 1e-12 }?.density
+        for (k, t) in temperatures.enumerated() {
+            let colour = SVGPlot.palette[k % 10]
+            let isotherm = groups[t]!.filter { $0.density != nil }.sorted { ($0.pressure ?? 0) < ($1.pressure ?? 0) }
+            density.series.append(("\(Int(t)) K", isotherm.map { ($0.pressure ?? .nan, $0.density!) }, colour, true))
+            if let reference {
+                volume.series.append(("\(Int(t)) K from ρ₀", isotherm.map { ($0.pressure ?? .nan, reference / $0.density!) }, colour, true))
+                volume.series.append(("\(Int(t)) K from Q1", isotherm.map { ($0.pressure ?? .nan, $0.volumeCubic ?? .nan) }, colour, false))
+            }
+        }
+        return "<h2>Density from the scattering</h2><figure>\(density.render())</figure>"
+            + (reference != nil ? "<figure>\(volume.render())</figure>" : "") + "\n"
     }
 
     /// The transitions of Q1 and V as a table: pressure, uncertainty, kind.

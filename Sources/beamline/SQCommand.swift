@@ -62,10 +62,11 @@ struct SQCommand: ParsableCommand {
     var lorch = false
 
     @Option(help: """
-        Number density, atoms/Å³: with --bg-scale refine the starting value (default: a scan), \
-        otherwise for Krogh-Moe normalisation, Eggert's refinement of α and g(r).
+        Density: atoms/Å³ (0.0372), or a mass density with its unit (6.5g/cm3). With --bg-scale \
+        refine the starting value (default: a scan), otherwise for Krogh-Moe normalisation, \
+        Eggert's refinement of α and g(r).
         """)
-    var density: Double?
+    var density: String?
 
     @Option(help: """
         r below which there are no atoms (G(r) = -4πρr), Å: for --bg-scale refine (default: \
@@ -136,6 +137,17 @@ struct SQCommand: ParsableCommand {
         let directory = try CalibrationDirectory.locate(override: calibration)
         let tables = try ScatteringTables(calibrationDirectory: directory)
         let parsed = try Composition(composition) { tables.atomicNumber($0) != nil }
+        let density = try self.density.map { text -> Double in
+            let compact = text.replacingOccurrences(of: " ", with: "").lowercased()
+            for unit in ["g/cm3", "g/cm^3", "g/cc", "g/cm³"] where compact.hasSuffix(unit) {
+                guard let value = Double(compact.dropLast(unit.count)), value > 0 else { break }
+                return try tables.numberDensity(gramsPerCubicCentimetre: value, of: parsed)
+            }
+            guard let value = Double(compact), value > 0, value < 1 else {
+                throw ValidationError("bad --density \(text): give atoms/Å³ (e.g. 0.0372) or g/cm3 (e.g. 6.5g/cm3)")
+            }
+            return value
+        }
         guard let norm = StructureFactorSettings.Normalization(rawValue: normalization) else {
             throw ValidationError("unknown normalisation \(normalization)")
         }
@@ -170,6 +182,8 @@ struct SQCommand: ParsableCommand {
         if energy != nil && wavelength != nil { throw ValidationError("give --wavelength or --energy, not both") }
         let givenWavelength = wavelength ?? energy.map { 12.398419843320026 / $0 }  // hc in keV·Å (CODATA 2018)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        // Along a series each refinement may start from its neighbour's result.
+        var neighbour: (scale: Double, density: Double)?
         for path in patterns {
             let sample = try PatternFile.read(path)
             guard let lambda = givenWavelength ?? sample.headerValue("wavelength_A").flatMap(Double.init) else {
@@ -192,6 +206,7 @@ struct SQCommand: ParsableCommand {
                 method.rMin = eggertRmin
                 method.startDensity = density
                 method.finalIterations = kaplowIterations
+                method.neighbour = neighbour
                 settings.selfConsistent = method
                 settings.normalization = .kroghMoe
             } else {
@@ -206,6 +221,7 @@ struct SQCommand: ParsableCommand {
             settings.correctPolarization = polarization
             let result = try StructureFactor.reduce(sample: sample, samplePath: path, background: backgroundPattern,
                                                     backgroundPath: background, settings: settings, tables: tables)
+            neighbour = result.refinement.map { ($0.scale, $0.density) }
             let stem = (output as NSString).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
             let header = try headerLines(path: path, settings: settings, result: result)
             try write(stem + ".iq", header + ["columns: Q(1/A) I(e.u./atom) <f^2> <f>^2 Compton"],
@@ -238,8 +254,10 @@ struct SQCommand: ParsableCommand {
         ]
         if let r = result.refinement {
             lines.append(String(format: "refined: bg_scale=%.6g bg_scale_sigma=%.3g density=%.6g density_sigma=%.3g "
-                + "r_min=%.4g iterations=%d kaplow_iterations=%d misfit=%.4g (Eggert et al., PRB 65 (2002) 174105)",
-                r.scale, r.scaleSigma, r.density, r.densitySigma, r.rMin, r.iterations, r.kaplowIterations, r.misfit))
+                + "r_min=%.4g iterations=%d kaplow_iterations=%d misfit=%.4g relative_misfit=%.3g "
+                + "(Eggert et al., PRB 65 (2002) 174105)",
+                r.scale, r.scaleSigma, r.density, r.densitySigma, r.rMin, r.iterations, r.kaplowIterations, r.misfit,
+                r.relativeMisfit))
         }
         if let calibration { lines.append("calibration=\(calibration)") }
         return lines

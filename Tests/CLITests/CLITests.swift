@@ -302,7 +302,9 @@ struct CLITests {
         for row in rows {
             let sample = try #require(samples[row["name"]!])
             #expect(abs(Double(row["pressure_GPa"]!)! - (sample["pressure_GPa"] as! Double)) < 0.05, "\(row["name"]!) pressure")
-            #expect(abs(Double(row["Q1"]!)! - (sample["Q1"] as! Double)) < 0.005, "\(row["name"]!) Q1")
+            #expect(abs(Double(row["Q1"]!)! - (sample["Q1"] as! Double)) < 0.002, "\(row["name"]!) Q1")
+            // run.conf gives no background scale: refined with the density from each pattern.
+            #expect(abs(Double(row["bg_scale"]!)! / (truth["bg_scale"] as! Double) - 1) < 0.01, "\(row["name"]!) bg_scale")
             #expect(abs(Double(row["width_half_height"]!)! / (sample["fwhm_half_height"] as! Double) - 1) < 0.03, "\(row["name"]!) width")
         }
         let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/series.json"))) as! [String: Any]
@@ -418,12 +420,21 @@ struct CLITests {
         #expect(makefile.contains("ruby.s1 = \(dir)/data/a.txt") && makefile.contains("BINS = 1500") && makefile.contains("POLARIZATION = 0.99"))
         let conditions = try String(contentsOfFile: dir + "/out/conditions.tsv", encoding: .utf8)
         #expect(conditions.contains("s3\t293.0\t5.2\t30.0") && conditions.contains("s1\t390.0\tnan\t15.0"))
+        // The background scale: refined by default; auto, match:QA:QB and numbers accepted.
+        #expect(makefile.contains("BG_SCALE = refine"))
+        for scale in ["auto", "match:0.4:0.9", "0.93"] {
+            let edited = good.replacingOccurrences(of: "composition =", with: "bg_scale = \(scale)\ncomposition =")
+            try edited.write(toFile: dir + "/scale.conf", atomically: true, encoding: .utf8)
+            let accepted = try Self.run(["plan", dir + "/scale.conf", "--output-dir", dir + "/scale"])
+            #expect(accepted.status == 0, "\(scale): \(accepted.stderr)")
+        }
         for (edit, message) in [
             (good.replacingOccurrences(of: "bins = 1500", with: "binz = 1500"), "bad.conf:7: unknown key binz"),
             (good.replacingOccurrences(of: "composition = Ce65Co25Al10\n", with: ""), "[run] needs composition"),
             (good.replacingOccurrences(of: "standard\n", with: "gold\n"), "bad.conf:10: pressure gold"),
             (good.replacingOccurrences(of: "data/a.txt", with: "data/missing.txt"), "missing.txt does not exist"),
             (good.replacingOccurrences(of: "s2  data", with: "s1  data"), "sample s1 appears twice"),
+            (good.replacingOccurrences(of: "composition =", with: "bg_scale = guess\ncomposition ="), "bg_scale = guess"),
         ] {
             try edit.write(toFile: dir + "/bad.conf", atomically: true, encoding: .utf8)
             let refused = try Self.run(["plan", dir + "/bad.conf", "--output-dir", dir + "/bad"])
@@ -483,8 +494,10 @@ struct CLITests {
         let steps390 = transitions(390).filter { $0["kind"] as? String == "discontinuous" }
         #expect(steps390.count == 1 && abs((steps390.first?["pressure_GPa"] as? Double ?? 0) - (truth["step_pressure_GPa"] as! Double)) <= 0.3, "\(transitions(390))")
         #expect(!transitions(293).contains { $0["kind"] as? String == "discontinuous" }, "\(transitions(293))")
-        #expect(transitions(293).contains { abs(($0["pressure_GPa"] as! Double) - (truth["smooth_pressure_GPa"] as! Double)) <= ($0["sigma_GPa"] as! Double) },
-                "\(transitions(293))")
+        // Within two standard uncertainties: Q1 is the maximum of S(Q) now, whose σ on these small
+        // 640×640 images is the honest 5·10⁻⁴ Å⁻¹ (the pseudo-Voigt's 1·10⁻⁴ understated the scatter).
+        #expect(transitions(293).contains { abs(($0["pressure_GPa"] as! Double) - (truth["smooth_pressure_GPa"] as! Double))
+                    <= 2 * ($0["sigma_GPa"] as! Double) }, "\(transitions(293))")
         let second = try make()
         #expect(second.status == 0)
         #expect(commands(second).isEmpty, "second make ran: \(commands(second))")

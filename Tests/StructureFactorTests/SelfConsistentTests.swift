@@ -95,4 +95,44 @@ struct SelfConsistentTests {
         #expect(rms < 0.005)
         #expect(outcome.scaleSigma > 0 && outcome.densitySigma > 0)
     }
+
+    /// An S(Q) built from peaks (no pair distribution behind it, as our own simulator's) has no
+    /// density for which G(r) = −4πρ₀r below the first peak: refused, not a wrong S(Q).
+    @Test func peakModelWithoutADensityIsRefused() throws {
+        let composition = try Composition("Ce65Co25Al10") { Self.tables.atomicNumber($0) != nil }
+        let lambda = 0.3738
+        let q = stride(from: 0.2, through: 13.5, by: 0.005).map { $0 }
+        func peak(_ x: Double, _ c: Double, _ w: Double) -> Double { PeakProfile.pseudoVoigt(x, centre: c, fwhm: w, eta: 0.5) }
+        let q1 = 2.33
+        var sample: [Double] = [], background: [Double] = []
+        for x in q {
+            let model = (1 - exp(-pow(x / (0.62 * q1), 6))) * (1 + 1.55 * peak(x, q1, 0.38) + 0.45 * peak(x, 1.83 * q1, 0.65)
+                + 0.25 * peak(x, 2.65 * q1, 0.9) - 0.35 * peak(x, 1.4 * q1, 0.5) - 0.2 * peak(x, 2.25 * q1, 0.6)
+                + 0.1 * exp(-0.15 * x) * sin(x * 7.7 / q1))
+            let (f, f2, c, bd) = ReductionTests.sampleTerms(composition, q: x, lambda: lambda)
+            let b = 300 + 900 * exp(-x / 2.5) + 150 * exp(-pow((x - 3.1) / 0.8, 2))
+            background.append(b)
+            sample.append(2.5 * (f2 + f * f * (model - 1) + c * bd) + 0.93 * b)
+        }
+        var settings = StructureFactorSettings(composition: composition, wavelength: lambda)
+        settings.backgroundScaling = .refine
+        settings.selfConsistent = SelfConsistentNormalization()
+        #expect {
+            _ = try StructureFactor.reduce(sample: Pattern(unit: "q_A^-1", x: q, intensity: sample), samplePath: "peaks",
+                                           background: Pattern(unit: "q_A^-1", x: q, intensity: background),
+                                           backgroundPath: "bg", settings: settings, tables: Self.tables)
+        } throws: { error in
+            let e = error as? BeamlineError
+            return e?.path == "peaks" && e!.message.contains("does not follow")
+        }
+    }
+
+    /// g/cm³ to atoms/Å³ with the IUPAC 2021 atomic weights: glassure 3.0 gives 0.0868909 for
+    /// Mg2SiO4 at 2.9 g/cm³ (its own weights differ in the fifth figure).
+    @Test func massDensityToNumberDensity() throws {
+        let composition = try Composition("Mg2SiO4") { Self.tables.atomicNumber($0) != nil }
+        let rho = try Self.tables.numberDensity(gramsPerCubicCentimetre: 2.9, of: composition)
+        #expect(abs(rho / 0.0868909 - 1) < 5e-5, "\(rho)")
+        #expect(abs(try Self.tables.meanAtomicMass(composition) - (2 * 24.305 + 28.085 + 4 * 15.999) / 7) < 1e-9)
+    }
 }
