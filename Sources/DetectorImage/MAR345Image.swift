@@ -139,6 +139,8 @@ public struct MAR345Image: ImageSource {
         for i in 0 ..< overflowCount {
             let address = Int(try reader.int32(at: 4096 + 8 * i, bigEndian: bigEndian))
             let value = try reader.uint32(at: 4096 + 8 * i + 4, bigEndian: bigEndian)
+            // An empty record (address 0) holds nothing: the mar345 programs and fabio skip it.
+            if address == 0 { continue }
             guard address >= 1, address <= width * height else {
                 throw BeamlineError(path: path, "overflow record \(i) points at pixel \(address), outside the \(width)x\(height) image")
             }

@@ -59,6 +59,20 @@ struct RealFileTests {
         #expect(read.pixels == pixels)
     }
 
+    /// An overflow record with address 0 is empty: skipped, as the mar345 programs and fabio do.
+    @Test func emptyOverflowRecordIsSkipped() throws {
+        let size = 40
+        var pixels = RoundTripTests.pattern(width: size, height: size, seed: 3, maximum: 60000)
+        pixels[10] = 123_456
+        pixels[20] = 234_567
+        let frame = Frame(id: FrameID(path: "mem", index: 0), width: size, height: size, pixels: pixels, pixelType: .uint32)
+        var bytes = MAR345Writer.encode(frame)
+        for k in 0 ..< 4 { bytes[4096 + k] = 0 }  // the first record's address
+        let read = try DetectorImageFile.readFrame(TestFiles.write(bytes, "empty_record.mar40"))
+        #expect(read.pixels[10] == 65535)  // the stream's value, as fabio gives it
+        #expect(read.pixels[20] == 234_567)
+    }
+
     @Test func ccp4LongStreamsNeedLongArithmetic() throws {
         let size = 90
         let pixels = RoundTripTests.pattern(width: size, height: size, seed: 5, maximum: 400_000).map { Int32($0) }
