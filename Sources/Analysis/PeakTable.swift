@@ -71,7 +71,7 @@ public enum PeakTable {
     }
 
     public static func read(_ path: String) throws -> [PeakRow] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw BeamlineError(path: path, "no such file") }
+        let data = try InputFile.contents(of: path)
         var columns: [String] = []
         var rows: [PeakRow] = []
         for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {

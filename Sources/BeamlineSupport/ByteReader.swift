@@ -14,14 +14,7 @@ public struct ByteReader: Sendable {
     }
 
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                throw BeamlineError(path: path, isDirectory.boolValue ? "is a directory, not a file" : "cannot be read (permission?)")
-            }
-            throw BeamlineError(path: path, "no such file")
-        }
-        self.init(bytes: [UInt8](data), path: path)
+        self.init(bytes: [UInt8](try InputFile.contents(of: path)), path: path)
     }
 
     public var count: Int { bytes.count }

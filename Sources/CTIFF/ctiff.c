@@ -1,5 +1,7 @@
 #include "CTIFF.h"
 
+#include <fcntl.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +64,16 @@ int ctiff_open(const char *path, const char *mode, ctiff_file **out, char *error
     return 0;
 }
 
-void ctiff_close(ctiff_file *file) {
-    if (!file) return;
-    if (file->tiff) TIFFClose(file->tiff);
+int ctiff_close(ctiff_file *file) {
+    if (!file) return 0;
+    int status = 0;
+    if (file->tiff) {
+        /* TIFFClose flushes but reports nothing: flush first, so a full disk is an error. */
+        if (TIFFGetMode(file->tiff) != O_RDONLY && !TIFFFlush(file->tiff)) status = -1;
+        TIFFClose(file->tiff);
+    }
     free(file);
+    return status;
 }
 
 const char *ctiff_last_error(const ctiff_file *file) {

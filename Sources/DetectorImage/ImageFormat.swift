@@ -12,12 +12,9 @@ public enum ImageFormat: String, Sendable, CaseIterable {
 
     /// Detects the format from the first bytes of the file (never from the name alone).
     public static func detect(path: String) throws -> ImageFormat {
+        if let problem = InputFile.problem(path) { throw BeamlineError(path: path, problem) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                throw BeamlineError(path: path, isDirectory.boolValue ? "is a directory, not an image file" : "cannot be read (permission?)")
-            }
-            throw BeamlineError(path: path, "no such file")
+            throw BeamlineError(path: path, "cannot be read")
         }
         defer { try? handle.close() }
         let head = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())

@@ -1,10 +1,14 @@
 import BeamlineSupport
 import CTIFF
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Owns one libtiff handle; closing happens exactly once, on every path.
 final class TIFFHandle {
     let pointer: OpaquePointer
     let path: String
+    private var closed = false
 
     init(path: String, mode: String) throws {
         var handle: OpaquePointer?
@@ -18,7 +22,15 @@ final class TIFFHandle {
         self.path = path
     }
 
-    deinit { ctiff_close(pointer) }
+    deinit { if !closed { _ = ctiff_close(pointer) } }
+
+    /// Flushes and closes a file being written: a failure (a full disk) is an error.
+    func finish(reportingAs destination: String) throws {
+        closed = true
+        guard ctiff_close(pointer) == 0 else {
+            throw BeamlineError(path: destination, "cannot write (libtiff could not flush the file: disk full?)")
+        }
+    }
 
     func error(_ context: String) -> BeamlineError {
         let text = String(cString: ctiff_last_error(pointer))
@@ -121,7 +133,12 @@ public enum TIFFWriter {
                     ctiff_write_page(handle.pointer, UInt32(width), UInt32(height), UInt16(bits), UInt16(format),
                                      UInt16(compression), $0.baseAddress, description)
                 }
-                if status != 0 { throw BeamlineError(path: path, handle.error("cannot write").message) }
+                let code = errno
+                if status != 0 {
+                    // libtiff reports a full disk as a "write error": say what the system said.
+                    let cause = code == ENOSPC ? "no space left on the device; " : code == EROFS ? "read-only file system; " : ""
+                    throw BeamlineError(path: path, cause + handle.error("cannot write").message)
+                }
             }
             func rounded(_ v: Float, _ upper: Double) -> Double { v.isFinite ? min(max(Double(v).rounded(), 0), upper) : 0 }
             switch type {
@@ -130,6 +147,7 @@ public enum TIFFWriter {
             case .uint16: try put(pixels.map { UInt16(rounded($0, 65535)) }, bits: 16, format: Int32(CTIFF_SAMPLE_UINT))
             case .uint8: try put(pixels.map { UInt8(rounded($0, 255)) }, bits: 8, format: Int32(CTIFF_SAMPLE_UINT))
             }
+            try handle.finish(reportingAs: path)
         }
     }
 }

@@ -22,10 +22,7 @@ public enum PoniFile {
     ]
 
     public static func read(_ path: String) throws -> DetectorGeometry {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BeamlineError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
-        return try parse(String(decoding: data, as: UTF8.self), path: path)
+        try parse(try InputFile.text(of: path), path: path)
     }
 
     public static func parse(_ text: String, path: String? = nil) throws -> DetectorGeometry {

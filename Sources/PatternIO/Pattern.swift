@@ -44,10 +44,7 @@ public struct Pattern: Sendable, Equatable {
 /// and FIT2D's `.chi` (four header lines: title, x label, y label, point count).
 public enum PatternFile {
     public static func read(_ path: String) throws -> Pattern {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BeamlineError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = try InputFile.text(of: path)
         var lines = text.split(whereSeparator: \.isNewline).map { line -> String in
             // Trimmed without Foundation's CharacterSet, which dominated reading a pattern.
             let start = line.firstIndex { $0 != " " && $0 != "\t" } ?? line.endIndex

@@ -13,9 +13,7 @@ public struct Spectrum: Sendable {
     /// Reads a spectrometer export: two columns (wavelength in nm, counts), separated by
     /// tabs, commas, semicolons or spaces, after any comment or header lines.
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BeamlineError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
+        let data = try InputFile.contents(of: path)
         self.path = path
         var x: [Double] = [], y: [Double] = []
         var temperature: Double?

@@ -51,7 +51,7 @@ struct PeaksCommand: ParsableCommand {
     func run() throws {
         var conditionTable: [String: (Double?, Double?, Double?)] = [:]
         if let conditions {
-            guard let data = FileManager.default.contents(atPath: conditions) else { throw BeamlineError(path: conditions, "no such file") }
+            let data = try InputFile.contents(of: conditions)
             for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
                 let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "," }).map(String.init)
                 // A header line has no numbers; "nan" leaves a value to the pressure files.

@@ -62,7 +62,7 @@ struct RunConfiguration: Equatable {
 
     /// Reads and checks the file: every problem names the file and line.
     init(contentsOf path: String, checkFiles: Bool = true) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw BeamlineError(path: path, "no such file") }
+        let data = try InputFile.contents(of: path)
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ file: String) -> String {

@@ -46,7 +46,8 @@ typedef struct ctiff_page_info {
    error holds the message. */
 int ctiff_open(const char *path, const char *mode, ctiff_file **out,
                char *error, size_t error_capacity);
-void ctiff_close(ctiff_file *file);
+/* Flushes (for files opened for writing) and closes; -1 if the flush failed. */
+int ctiff_close(ctiff_file *file);
 
 /* The last error or warning recorded for this handle (empty if none). */
 const char *ctiff_last_error(const ctiff_file *file);
