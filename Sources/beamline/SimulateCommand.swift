@@ -1,6 +1,9 @@
 import ArgumentParser
 import BeamlineSupport
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Simulation
 
 struct SimulateCommand: ParsableCommand {
@@ -11,7 +14,9 @@ struct SimulateCommand: ParsableCommand {
             The images are MAR345 (square detector) or HDF5; truth.json records every true pressure \
             and Q1 (and the gold lattice parameter with --gold). OUTPUT/run.conf describes the run for \
             `beamline plan` and pipelines/dac.mk: pressures from the ruby spectra, or with --gold \
-            from the gold rings.
+            from the gold rings. The run is written into a temporary directory beside OUTPUT and \
+            renamed into place when complete (replacing an earlier OUTPUT), so an interrupted \
+            simulation leaves no half-written run that make would take as done.
             """
     )
 
@@ -42,7 +47,21 @@ struct SimulateCommand: ParsableCommand {
         guard !simulator.pressures.isEmpty else { throw ValidationError("no pressures") }
         simulator.seed = seed
         simulator.gold = gold
-        let points = try simulator.write(to: output, calibrationDirectory: try CalibrationDirectory.locate(override: calibration), hdf5: hdf5)
+        // All or nothing: the run is written beside OUTPUT and renamed into place at the end.
+        let fm = FileManager.default
+        let target = URL(fileURLWithPath: output).standardizedFileURL.path
+        let partial = AtomicFile.temporaryPath(for: target)
+        defer { try? fm.removeItem(atPath: partial) }
+        // What a killed simulation left: `.NAME.tmp-PID-…` of a process that no longer runs.
+        let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        let stem = "." + URL(fileURLWithPath: target).lastPathComponent + ".tmp-"
+        for entry in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where entry.hasPrefix(stem) {
+            if let pid = Int32(entry.dropFirst(stem.count).prefix { $0 != "-" }), kill(pid, 0) != 0, errno == ESRCH {
+                try? fm.removeItem(atPath: parent + "/" + entry)
+            }
+        }
+        try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        let points = try simulator.write(to: partial, calibrationDirectory: try CalibrationDirectory.locate(override: calibration), hdf5: hdf5)
         let ext = hdf5 ? "h5" : "mar\(size)"
         var config = """
             # A run simulated by `beamline simulate`: reduce it with `beamline plan` and pipelines/dac.mk.
@@ -64,7 +83,11 @@ struct SimulateCommand: ParsableCommand {
         for p in points {
             config += "\(p.name)  images/\(p.name).\(ext)  -  \(p.temperature)  \(gold ? "standard" : "ruby:ruby/\(p.name).txt")\n"
         }
-        try AtomicFile.write(config, to: (output as NSString).appendingPathComponent("run.conf"))
+        try AtomicFile.write(config, to: (partial as NSString).appendingPathComponent("run.conf"))
+        if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
+        guard rename(partial, target) == 0 else {
+            throw BeamlineError(path: output, "cannot move the finished run into place (\(String(cString: strerror(errno))))")
+        }
         print("\(output): \(points.count) sample images, calibrant, empty cell, ruby spectra, geometry.poni, truth.json, run.conf")
     }
 }

@@ -393,6 +393,28 @@ struct CLITests {
     }
 
     /// A run configuration becomes make variables; mistakes are refused naming the file and line.
+    /// `simulate` killed part-way leaves no run that make would take as done (the directory
+    /// appears only when complete), and the next run clears what the killed one left.
+    @Test func killedSimulationLeavesNoRun() throws {
+        let dir = NSTemporaryDirectory() + "cli-simkill-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["simulate", "-o", dir + "/data", "--size", "640"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.6)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: dir + "/data"), "a killed simulation left data/ behind")
+        let again = try Self.run(["simulate", "-o", dir + "/data", "--size", "160"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/data/run.conf"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(left == ["data"], "\(left)")
+    }
+
     @Test func planChecksTheRunConfiguration() throws {
         let dir = NSTemporaryDirectory() + "plan-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
