@@ -22,6 +22,22 @@ OUT ?= out
 
 all: $(OUT)/report.html
 
+# One make at a time writes OUT: a lock (OUT/.lock, a symbolic link to the owning make's process
+# id, made atomically) is taken when this file is read; a second make refuses while the owner
+# runs. A lock whose process is gone (a killed run) is taken over; make's own restarts (after
+# OUT/run.mk is remade) keep its process id and so its lock.
+RUN_LOCK := $(shell mkdir -p $(OUT) && lock=$(OUT)/.lock; \
+	for try in 1 2 3; do \
+	  if ln -s $$PPID $$lock 2>/dev/null; then echo ok; exit 0; fi; \
+	  owner=$$(readlink $$lock); \
+	  if [ "$$owner" = "$$PPID" ]; then echo ok; exit 0; fi; \
+	  if [ -n "$$owner" ] && kill -0 "$$owner" 2>/dev/null; then echo "$$owner"; exit 0; fi; \
+	  rm -f $$lock; \
+	done; echo ok)
+ifneq ($(RUN_LOCK),ok)
+$(error $(OUT) is being written by another make (process $(RUN_LOCK); lock $(OUT)/.lock): wait for it to finish)
+endif
+
 # The configuration, as make variables (made again, and make restarted, when it changes).
 include $(OUT)/run.mk
 $(OUT)/run.mk: $(CONFIG)

@@ -415,6 +415,20 @@ struct CLITests {
         #expect(left == ["data"], "\(left)")
     }
 
+    /// A second make on an output directory that a running make holds refuses, naming the
+    /// owner, and writes nothing.
+    @Test func secondMakeOnTheSameOutputRefuses() throws {
+        let out = NSTemporaryDirectory() + "cli-lock-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // This test's own process stands for the running make.
+        try FileManager.default.createSymbolicLink(atPath: out + "/.lock", withDestinationPath: "\(getpid())")
+        let refused = try Self.pipeline("dev-run", out: out)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("is being written by another make (process \(getpid())"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == [".lock"])
+    }
+
     @Test func planChecksTheRunConfiguration() throws {
         let dir = NSTemporaryDirectory() + "plan-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
