@@ -83,10 +83,6 @@ struct CalibrateCommand: ParsableCommand {
             throw error.attributed(to: image)
         }
         let g = result.geometry, f = g.fit2d
-        try PoniFile.write(g, to: output, comments: [
-            "beamline \(Beamline.version) calibrate \(image) with \(calibrant) (\(options.calibrant.source))",
-            String(format: "RMS 2theta residual %.5f deg on %d points of %d rings", result.rmsResidualDegrees, result.points.count, result.rings.count),
-        ])
         func sigma(_ p: Calibrator.Parameter, _ scale: Double) -> String {
             result.uncertainties[p].map { String(format: " ± %.2g", $0 * scale) } ?? " (fixed)"
         }
@@ -104,6 +100,12 @@ struct CalibrateCommand: ParsableCommand {
         let stem = URL(fileURLWithPath: output).deletingPathExtension().path
         try AtomicFile.write(picture(frame: frame, result: result), to: stem + ".svg")
         try AtomicFile.write(pointTable(result), to: stem + ".points.tsv")
+        // The .poni last: it is what make waits for, so its presence means the picture and the
+        // control points exist too.
+        try PoniFile.write(g, to: output, comments: [
+            "beamline \(Beamline.version) calibrate \(image) with \(calibrant) (\(options.calibrant.source))",
+            String(format: "RMS 2theta residual %.5f deg on %d points of %d rings", result.rmsResidualDegrees, result.points.count, result.rings.count),
+        ])
     }
 
     /// Every control point with its ring, azimuth and 2θ residual under the refined geometry.

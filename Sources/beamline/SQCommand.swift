@@ -226,13 +226,14 @@ struct SQCommand: ParsableCommand {
             let header = try headerLines(path: path, settings: settings, result: result)
             try write(stem + ".iq", header + ["columns: Q(1/A) I(e.u./atom) <f^2> <f>^2 Compton"],
                       result.q.indices.map { [result.q[$0], result.intensity[$0], result.meanSquareF[$0], result.squareMeanF[$0], result.compton[$0]] })
-            try write(stem + ".sq", header + ["columns: Q(1/A) S(Q)"], result.q.indices.map { [result.q[$0], result.s[$0]] })
             try write(stem + ".fq", header + ["columns: Q(1/A) F(Q)=Q[S(Q)-1] (1/A)"], result.q.indices.map { [result.q[$0], result.f[$0]] })
             if let gr = result.pairDistribution {
                 try write(stem + ".gr", header + ["columns: r(A) G(r)(1/A^2) g(r)"], result.r.indices.map { [result.r[$0], result.g[$0], gr[$0]] })
             } else {
                 try write(stem + ".gr", header + ["columns: r(A) G(r)(1/A^2)"], result.r.indices.map { [result.r[$0], result.g[$0]] })
             }
+            // The .sq file last: it is what make waits for, so its presence means all four exist.
+            try write(stem + ".sq", header + ["columns: Q(1/A) S(Q)"], result.q.indices.map { [result.q[$0], result.s[$0]] })
         }
     }
 
