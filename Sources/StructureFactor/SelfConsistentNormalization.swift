@@ -78,6 +78,9 @@ public struct SelfConsistentNormalization: Sendable {
         let forwardWeights: [Double]
         /// Trapezoid weights of the r grid.
         let rWeights: [Double]
+        /// Trapezoid weights times Q²/⟨f⟩², and ∫Q²(⟨f²⟩ + C)/⟨f⟩² dQ, for the Krogh-Moe sum rule.
+        let kroghMoeWeights: [Double]
+        let scatteringIntegral: Double
         /// F(r) of the unmeasured Q < Q_min, where S ≈ 0 and F(Q) = −Q:
         /// (2/π)∫₀^{Q_min} −Q sin(Qr) dQ = −(2/π)[sin(Q_min r)/r² − Q_min cos(Q_min r)/r].
         let lowQ: [Double]
@@ -95,6 +98,9 @@ public struct SelfConsistentNormalization: Sendable {
             for j in 0 ..< count { StructureFactor.forEachSine(q, r: r[j]) { i, sine in sines[j * n + i] = sine } }
             self.sines = sines
             let w = StructureFactor.trapezoidWeights(q)
+            let kroghMoe = (0 ..< n).map { w[$0] * q[$0] * q[$0] / problem.squareMeanF[$0] }
+            kroghMoeWeights = kroghMoe
+            scatteringIntegral = (0 ..< n).reduce(0) { $0 + kroghMoe[$1] * (problem.meanF2[$1] + problem.compton[$1]) }
             forwardWeights = (0 ..< n).map { i in
                 let x = Double.pi * q[i] / qMax
                 return 2 / .pi * w[i] * (x == 0 ? 1 : sin(x) / x)
@@ -105,18 +111,12 @@ public struct SelfConsistentNormalization: Sendable {
             lowQ = r.map { x in x == 0 ? 0 : -2 / .pi * (sin(q0 * x) / (x * x) - q0 * cos(q0 * x) / x) }
         }
 
-        /// Krogh-Moe/Norman α for density ρ (S ≈ 0 below Q_min adds −Q_min³/3).
+        /// Krogh-Moe/Norman α for density ρ (S ≈ 0 below Q_min adds −Q_min³/3): the integral of
+        /// Q²(⟨f²⟩ + C)/⟨f⟩² does not depend on the trial, so it is taken once.
         func alpha(_ intensity: [Double], density: Double) -> Double {
-            let p = problem, q = p.q
-            var top = 0.0, bottom = 0.0
-            for i in 1 ..< q.count {
-                let h = 0.5 * (q[i] - q[i - 1])
-                func a(_ k: Int) -> Double { q[k] * q[k] * (p.meanF2[k] + p.compton[k]) / p.squareMeanF[k] }
-                func b(_ k: Int) -> Double { q[k] * q[k] * intensity[k] / p.squareMeanF[k] }
-                top += h * (a(i) + a(i - 1))
-                bottom += h * (b(i) + b(i - 1))
-            }
-            return (top - 2 * .pi * .pi * density + pow(q[0], 3) / 3) / bottom
+            var bottom = 0.0
+            for i in intensity.indices { bottom += kroghMoeWeights[i] * intensity[i] }
+            return (scatteringIntegral - 2 * .pi * .pi * density + pow(problem.q[0], 3) / 3) / bottom
         }
 
         /// ΔF(r_j) = F(r_j) + 4πρ r_j.

@@ -239,12 +239,14 @@ public enum StructureFactor {
             }
             alpha = (lo + hi) / 2
         }
-        var (s, f, g) = functions(alpha)
+        let s: [Double], f: [Double], g: [Double]
         if let refinement {
-            // The Kaplow-corrected S(Q) of the refinement, and what follows from it.
+            // The S(Q) of the refinement, and what follows from it.
             s = refinement.s
             f = q.indices.map { q[$0] * (s[$0] - 1) }
             g = transform(q: q, f: f, rMax: settings.rMax, rStep: settings.rStep, lorch: settings.lorch)
+        } else {
+            (s, f, g) = functions(alpha)
         }
         let gr = settings.density.map { rho in r.indices.map { 1 + g[$0] / (4 * .pi * rho * r[$0]) } }
         return StructureFactorResult(q: q, intensity: corrected.map { $0 * alpha }, meanSquareF: meanF2, squareMeanF: squareMeanF,
