@@ -62,6 +62,7 @@ demo: release
 bench: release
 	bash bench/mar345_decode.sh
 	bash bench/integrate.sh
+	bash bench/run.sh
 
 clean:
 	rm -rf .build bench/out pipelines/example/data pipelines/example/out

@@ -37,11 +37,14 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Calibration", "StructureFactor", "Pressure", "Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "Analysis", dependencies: ["BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
+        // Stage jobs and the records the stages exchange, between the stage modules and the CLI.
+        .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
-                "DetectorImage", "BeamlineSupport", "Integration", "PatternIO", "Pressure", "StructureFactor", "Calibration", "Analysis", "Simulation",
+                "DetectorImage", "BeamlineSupport", "BeamlineNumerics", "Integration", "PatternIO", "Pressure",
+                "StructureFactor", "Calibration", "Analysis", "Simulation", "Reduction",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReductionTests", dependencies: ["Reduction", "Integration", "DetectorImage", "BeamlineSupport"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

@@ -4,7 +4,8 @@
 #
 # Stages, each writing files the next reads:
 #   run.conf -> OUT/run.mk + OUT/conditions.tsv                      (beamline plan)
-#   calibrant image -> geometry.poni (+ .svg) -> masks/NAME.tif -> integrated/NAME.xy
+#   calibrant image -> geometry.poni (+ .svg) -> integration.engine (built once per setup)
+#   image + engine -> integrated/NAME.xy (+ masks/NAME.tif, that frame's mask, for inspection)
 #   ruby spectrum, or the standard's rings in integrated/NAME.xy -> pressure/NAME.pressure
 #   integrated + empty cell -> sq/NAME.{iq,sq,fq,gr} -> peaks.tsv -> series.json -> report.html
 #
@@ -45,7 +46,8 @@ $(OUT)/run.mk: $(CONFIG)
 $(OUT)/conditions.tsv:
 	$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
 
-IMAGES = $(SAMPLES) $(EMPTY_CELL)
+# The empty cell first: every S(Q) waits for its pattern, so it is integrated before the samples.
+IMAGES = $(EMPTY_CELL) $(SAMPLES)
 MEASURED = $(foreach s,$(SAMPLES),$(if $(filter ruby standard,$(pressure.$(s))),$(s)))
 SQ_FILES = $(SAMPLES:%=$(OUT)/sq/%.sq)
 PRESSURE_FILES = $(MEASURED:%=$(OUT)/pressure/%.pressure)
@@ -66,15 +68,30 @@ $(OUT)/params/series.txt: FORCE ; $(call remember,$@,$(SERIES_OPTIONS))
 $(OUT)/geometry.poni: $(CALIBRANT_IMAGE) $(OUT)/params/calibration.txt
 	$(BEAMLINE) calibrate $< --calibrant $(CALIBRANT) $(CALIBRATION_OPTIONS) -o $@
 
-# Per image (the samples and the empty cell): which file and frame, remembered; its mask; its pattern.
+# The masks every image shares: the beam-stop mask as it is, or, with [mask] options (shapes,
+# rows, columns, values), one mask made from it and them on the first image.
+STATIC_MASK = $(if $(strip $(MASK_OPTIONS)),$(OUT)/masks/static.tif,$(BEAMSTOP_MASK))
+$(OUT)/masks/static.tif: $(image.$(firstword $(IMAGES))) $(OUT)/params/mask.txt $(BEAMSTOP_MASK)
+	@mkdir -p $(@D)
+	$(BEAMLINE) mask $< --no-validity-mask $(if $(BEAMSTOP_MASK),--mask $(BEAMSTOP_MASK)) $(MASK_OPTIONS) -o $@ > /dev/null
+
+# One integration engine for the run, built once and read by every integrate process (a few
+# hundred MB for a 3450x3450 plate): `prepare` and `integrate` take the same options, and
+# integrate checks the engine's key against them.
+ENGINE = $(OUT)/integration.engine
+ENGINE_OPTIONS = --poni $(OUT)/geometry.poni $(if $(STATIC_MASK),--mask $(STATIC_MASK)) $(if $(SPOT_K),--spots $(SPOT_K)) \
+    --bins $(BINS) --polarization $(POLARIZATION) $(INTEGRATION_OPTIONS)
+$(ENGINE): $(OUT)/geometry.poni $(OUT)/params/mask.txt $(OUT)/params/integration.txt $(STATIC_MASK) | $(image.$(firstword $(IMAGES)))
+	$(BEAMLINE) prepare $(image.$(firstword $(IMAGES))) $(ENGINE_OPTIONS) -o $@ > /dev/null
+
+# Per image (the samples and the empty cell): which file and frame, remembered; its pattern,
+# and that frame's full mask (shared masks, invalid pixels, diamond spots) beside it.
 define image_rules
 $(OUT)/params/image.$(1).txt: FORCE ; $$(call remember,$$@,$(image.$(1)) $(frame.$(1)))
-$(OUT)/masks/$(1).tif: $(image.$(1)) $(OUT)/params/image.$(1).txt $(OUT)/geometry.poni $(OUT)/params/mask.txt $(BEAMSTOP_MASK)
-	@mkdir -p $$(@D)
-	$$(BEAMLINE) mask $$< --frame $(frame.$(1)) --poni $(OUT)/geometry.poni --spots $$(SPOT_K) $$(if $$(BEAMSTOP_MASK),--mask $$(BEAMSTOP_MASK)) $$(MASK_OPTIONS) -o $$@ > /dev/null
-$(OUT)/integrated/$(1).xy: $(image.$(1)) $(OUT)/params/image.$(1).txt $(OUT)/geometry.poni $(OUT)/masks/$(1).tif $(OUT)/params/integration.txt
-	$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --poni $(OUT)/geometry.poni --mask $(OUT)/masks/$(1).tif \
-	    --bins $$(BINS) --polarization $$(POLARIZATION) $$(INTEGRATION_OPTIONS) -o $(OUT)/integrated
+$(OUT)/integrated/$(1).xy: $(image.$(1)) $(OUT)/params/image.$(1).txt $(ENGINE)
+	@mkdir -p $(OUT)/masks
+	$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --engine $(ENGINE) $$(ENGINE_OPTIONS) \
+	    --mask-output $(OUT)/masks/$(1).tif -o $(OUT)/integrated
 endef
 
 # Per sample: its pressure from a ruby spectrum or from the standard's reflections in its pattern.

@@ -45,13 +45,22 @@ public struct PeakAnalysis: Sendable {
         let step = (q.last! - q.first!) / Double(q.count - 1)
         let half = max(3, Int(0.03 / step))
         var residual = [Double](repeating: 0, count: q.count)
+        // The local quadratic's value at q[i] from its normal equations, with t scaled to
+        // [-1, 1] so that they stay well conditioned.
+        let scale = 1 / (Double(half) * step)
         for i in q.indices {
             let lo = max(0, i - half), hi = min(q.count - 1, i + half)
-            let ts = (lo ... hi).map { q[$0] - q[i] }
-            let design = ts.flatMap { t -> [Double] in [1, t, t * t] }
-            if let fit = LinearAlgebra.leastSquares(design, rows: ts.count, columns: 3, Array(y[lo ... hi])) {
-                residual[i] = y[i] - fit.x[0]
+            var m = [Double](repeating: 0, count: 5), r = [Double](repeating: 0, count: 3)
+            for j in lo ... hi {
+                let t = (q[j] - q[i]) * scale, t2 = t * t
+                m[0] += 1; m[1] += t; m[2] += t2; m[3] += t2 * t; m[4] += t2 * t2
+                r[0] += y[j]; r[1] += y[j] * t; r[2] += y[j] * t2
             }
+            // Cramer's rule for the intercept of [[m0 m1 m2] [m1 m2 m3] [m2 m3 m4]] a = r.
+            let det = m[0] * (m[2] * m[4] - m[3] * m[3]) - m[1] * (m[1] * m[4] - m[3] * m[2]) + m[2] * (m[1] * m[3] - m[2] * m[2])
+            guard abs(det) > 1e-12 * max(1, m[0] * m[2] * m[4]) else { continue }
+            let a0 = (r[0] * (m[2] * m[4] - m[3] * m[3]) - m[1] * (r[1] * m[4] - m[3] * r[2]) + m[2] * (r[1] * m[3] - m[2] * r[2])) / det
+            residual[i] = y[i] - a0
         }
         let spread = residual.map(abs).sorted()[residual.count / 2] * 1.4826
         let range = (y.max() ?? 0) - (y.min() ?? 0)

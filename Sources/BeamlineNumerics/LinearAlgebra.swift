@@ -3,43 +3,50 @@ public enum LinearAlgebra {
     /// Solves A x = b for a square matrix (row-major) by Gaussian elimination with
     /// partial pivoting; nil when A is singular to working precision.
     public static func solve(_ a: [Double], _ b: [Double]) -> [Double]? {
-        let n = b.count
-        precondition(a.count == n * n, "matrix is not n × n")
-        var m = a, x = b
+        precondition(a.count == b.count * b.count, "matrix is not n × n")
+        return solve(a, columns: [b])?[0]
+    }
+
+    /// Solves A X = B for every column of B at once (the elimination, which depends on A
+    /// alone, is done once; each column gets exactly the operations `solve` would apply).
+    static func solve(_ a: [Double], columns: [[Double]]) -> [[Double]]? {
+        let n = Int(Double(a.count).squareRoot().rounded())
+        precondition(n * n == a.count, "matrix is not n × n")
+        var m = a, xs = columns
         for column in 0 ..< n {
             var pivot = column
             for row in column + 1 ..< n where abs(m[row * n + column]) > abs(m[pivot * n + column]) { pivot = row }
-            let scale = m.map(abs).max() ?? 0
+            var scale = 0.0
+            for v in m { scale = max(scale, abs(v)) }
             guard abs(m[pivot * n + column]) > 1e-300, abs(m[pivot * n + column]) > scale * 1e-15 else { return nil }
             if pivot != column {
                 for k in 0 ..< n { m.swapAt(column * n + k, pivot * n + k) }
-                x.swapAt(column, pivot)
+                for c in xs.indices { xs[c].swapAt(column, pivot) }
             }
             let diagonal = m[column * n + column]
             for row in column + 1 ..< n {
                 let f = m[row * n + column] / diagonal
                 if f == 0 { continue }
                 for k in column ..< n { m[row * n + k] -= f * m[column * n + k] }
-                x[row] -= f * x[column]
+                for c in xs.indices { xs[c][row] -= f * xs[c][column] }
             }
         }
-        for row in stride(from: n - 1, through: 0, by: -1) {
-            var s = x[row]
-            for k in row + 1 ..< n { s -= m[row * n + k] * x[k] }
-            x[row] = s / m[row * n + row]
+        for c in xs.indices {
+            for row in stride(from: n - 1, through: 0, by: -1) {
+                var s = xs[c][row]
+                for k in row + 1 ..< n { s -= m[row * n + k] * xs[c][k] }
+                xs[c][row] = s / m[row * n + row]
+            }
         }
-        return x
+        return xs
     }
 
     /// The inverse of a square matrix, or nil if singular.
     public static func inverse(_ a: [Double], size n: Int) -> [Double]? {
+        let identity = (0 ..< n).map { column in (0 ..< n).map { $0 == column ? 1.0 : 0.0 } }
+        guard let xs = solve(a, columns: identity) else { return nil }
         var result = [Double](repeating: 0, count: n * n)
-        for column in 0 ..< n {
-            var e = [Double](repeating: 0, count: n)
-            e[column] = 1
-            guard let x = solve(a, e) else { return nil }
-            for row in 0 ..< n { result[row * n + column] = x[row] }
-        }
+        for column in 0 ..< n { for row in 0 ..< n { result[row * n + column] = xs[column][row] } }
         return result
     }
 

@@ -3,8 +3,14 @@ import Foundation
 
 /// Splits work over the machine's cores, in contiguous chunks.
 public enum Parallel {
-    /// Worker count: the active cores, at least one.
-    public static var workers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Worker count: the active cores, at least one; `BEAMLINE_THREADS` sets it (a make
+    /// running several recipes at once gives each one thread rather than all of them all cores).
+    public static let workers: Int = {
+        if let text = ProcessInfo.processInfo.environment["BEAMLINE_THREADS"], let n = Int(text), n >= 1 {
+            return min(n, 256)
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Calls `body` on `parts` contiguous sub-ranges of `0..<count` concurrently.
     public static func forEachChunk(_ count: Int, parts: Int = workers, _ body: (Int, Range<Int>) -> Void) {

@@ -110,30 +110,35 @@ public struct Calibrator {
             }
             return hist.reduce(0) { $0 + $1 * $1 }
         }
+        // Scores of grid points, computed on every core (each score is independent).
+        func scored(_ grid: [(Double, Double)], bin: Double) -> [(Double, (Double, Double))] {
+            var scores = [Double](repeating: 0, count: grid.count)
+            scores.withUnsafeMutableBufferPointer { out in
+                Parallel.forEachChunk(grid.count) { _, range in
+                    for k in range { out[k] = sharpness(grid[k].0, grid[k].1, bin: bin) }
+                }
+            }
+            return zip(scores, grid).map { ($0, $1) }
+        }
         var candidates = [(Double(w) / 2, Double(h) / 2)]
         var step = Double(max(w, h)) / 16
         var span = 8
         // Coarse: the whole image and a margin around it.
-        var best: [(Double, (Double, Double))] = []
+        var coarse: [(Double, Double)] = []
         for iy in -2 ... 18 {
-            for ix in -2 ... 18 {
-                let cx = Double(ix) * step, cy = Double(iy) * step
-                best.append((sharpness(cx, cy, bin: max(1, step / 4)), (cx, cy)))
-            }
+            for ix in -2 ... 18 { coarse.append((Double(ix) * step, Double(iy) * step)) }
         }
+        let best = scored(coarse, bin: max(1, step / 4))
         candidates = best.sorted { $0.0 > $1.0 }.prefix(4).map(\.1)
         while step > 0.1 {
             let next = step / 4
-            var scored: [(Double, (Double, Double))] = []
+            var grid: [(Double, Double)] = []
             for (cx0, cy0) in candidates {
                 for iy in -span ... span {
-                    for ix in -span ... span {
-                        let cx = cx0 + Double(ix) * next / 2, cy = cy0 + Double(iy) * next / 2
-                        scored.append((sharpness(cx, cy, bin: max(0.5, next)), (cx, cy)))
-                    }
+                    for ix in -span ... span { grid.append((cx0 + Double(ix) * next / 2, cy0 + Double(iy) * next / 2)) }
                 }
             }
-            candidates = scored.sorted { $0.0 > $1.0 }.prefix(next > 2 ? 3 : 1).map(\.1)
+            candidates = scored(grid, bin: max(0.5, next)).sorted { $0.0 > $1.0 }.prefix(next > 2 ? 3 : 1).map(\.1)
             step = next
             span = 5
         }

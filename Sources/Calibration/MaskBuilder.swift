@@ -1,3 +1,4 @@
+import BeamlineNumerics
 import BeamlineSupport
 import DetectorImage
 import Foundation
@@ -97,44 +98,92 @@ public enum MaskBuilder {
     ///   - exclude: pixels already masked, left out of the statistics.
     public static func spots(_ frame: Frame, radial: [Double], bins: Int = 1000, k: Double = 6, minimumExcess: Float = 0,
                              grow growBy: Int = 2, exclude: Mask? = nil) -> Mask {
+        let rings = RingIndex(radial: radial, rings: bins) { i in
+            exclude?.values[i] ?? 0 == 0 && frame.pixels[i].isFinite
+        }
+        return spots(frame, rings: rings, k: k, minimumExcess: minimumExcess, grow: growBy)
+    }
+
+    /// `spots` with each pixel's ring given: the statistics of a ring are over its pixels
+    /// that are finite in this frame.
+    public static func spots(_ frame: Frame, rings: RingIndex, k: Double = 6, minimumExcess: Float = 0,
+                             grow growBy: Int = 2) -> Mask {
         let n = frame.pixels.count
-        var lo = Double.infinity, hi = -Double.infinity
-        for i in 0 ..< n where exclude?.values[i] ?? 0 == 0 && radial[i].isFinite && frame.pixels[i].isFinite {
-            lo = min(lo, radial[i])
-            hi = max(hi, radial[i])
-        }
+        precondition(rings.ring.count == n, "ring index and frame differ in size")
+        let bins = rings.count, unassigned = RingIndex.unassigned
         var mask = Mask(width: frame.width, height: frame.height)
-        guard lo < hi else { return mask }
-        let step = (hi - lo) / Double(bins) * (1 + 1e-9)
-        var binOf = [Int32](repeating: -1, count: n)
+        guard bins > 0 else { return mask }
         var counts = [Int](repeating: 0, count: bins)
-        for i in 0 ..< n where exclude?.values[i] ?? 0 == 0 && radial[i].isFinite && frame.pixels[i].isFinite {
-            let b = min(bins - 1, Int((radial[i] - lo) / step))
-            binOf[i] = Int32(b)
-            counts[b] += 1
-        }
+        for i in 0 ..< n where rings.ring[i] != unassigned && frame.pixels[i].isFinite { counts[Int(rings.ring[i])] += 1 }
         var start = [Int](repeating: 0, count: bins + 1)
         for b in 0 ..< bins { start[b + 1] = start[b] + counts[b] }
         var values = [Float](repeating: 0, count: start[bins])
         var cursor = start
-        for i in 0 ..< n where binOf[i] >= 0 {
-            let b = Int(binOf[i])
+        for i in 0 ..< n where rings.ring[i] != unassigned && frame.pixels[i].isFinite {
+            let b = Int(rings.ring[i])
             values[cursor[b]] = frame.pixels[i]
             cursor[b] += 1
         }
         var limit = [Float](repeating: .infinity, count: bins)
-        for b in 0 ..< bins where counts[b] >= 8 {
-            var slice = Array(values[start[b] ..< start[b + 1]])
-            slice.sort()
-            let median = slice[slice.count / 2]
-            var deviations = slice.map { abs($0 - median) }
-            deviations.sort()
-            let mad = 1.4826 * deviations[deviations.count / 2]
-            // Counting noise sets a floor under the spread: √median for Poisson data.
-            let spread = max(mad, median > 0 ? median.squareRoot() : 1)
-            limit[b] = median + max(Float(k) * spread, minimumExcess)
+        values.withUnsafeMutableBufferPointer { all in
+            limit.withUnsafeMutableBufferPointer { limitOut in
+                Parallel.forEachChunk(bins) { _, chunk in
+                    for b in chunk where counts[b] >= 8 {
+                        let slice = UnsafeMutableBufferPointer(rebasing: all[start[b] ..< start[b + 1]])
+                        // The upper median, as sorting and taking element count / 2 gives.
+                        let median = Selection.select(slice, slice.count / 2)
+                        for j in slice.indices { slice[j] = abs(slice[j] - median) }
+                        let mad = 1.4826 * Selection.select(slice, slice.count / 2)
+                        // Counting noise sets a floor under the spread: √median for Poisson data.
+                        let spread = max(mad, median > 0 ? median.squareRoot() : 1)
+                        limitOut[b] = median + max(Float(k) * spread, minimumExcess)
+                    }
+                }
+            }
         }
-        for i in 0 ..< n where binOf[i] >= 0 && frame.pixels[i] > limit[Int(binOf[i])] { mask.values[i] = 1 }
+        mask.values.withUnsafeMutableBufferPointer { out in
+            rings.ring.withUnsafeBufferPointer { ring in
+                frame.pixels.withUnsafeBufferPointer { pixels in
+                    Parallel.forEachChunk(n) { _, chunk in
+                        for i in chunk where ring[i] != unassigned && pixels[i] > limit[Int(ring[i])] { out[i] = 1 }
+                    }
+                }
+            }
+        }
         return grow(mask, by: growBy)
+    }
+}
+
+/// Each pixel's ring for the spot search: `rings` equal steps of the radial coordinate
+/// between the smallest and largest value among the pixels taken part.
+public struct RingIndex: Sendable {
+    /// The ring of a pixel left out.
+    public static let unassigned = UInt16.max
+    /// Per pixel, row-major.
+    public var ring: [UInt16]
+    public var count: Int
+
+    public init(ring: [UInt16], count: Int) {
+        self.ring = ring
+        self.count = count
+    }
+
+    /// Rings of `radial` for the pixels where `included` holds (and the radius is finite).
+    public init(radial: [Double], rings: Int, included: (Int) -> Bool) {
+        precondition(rings > 0 && rings < Int(RingIndex.unassigned), "ring count out of range")
+        let n = radial.count
+        var taking = [Bool](repeating: false, count: n)
+        var lo = Double.infinity, hi = -Double.infinity
+        for i in 0 ..< n where radial[i].isFinite && included(i) {
+            taking[i] = true
+            lo = min(lo, radial[i])
+            hi = max(hi, radial[i])
+        }
+        var ring = [UInt16](repeating: RingIndex.unassigned, count: n)
+        if lo < hi {
+            let step = (hi - lo) / Double(rings) * (1 + 1e-9)
+            for i in 0 ..< n where taking[i] { ring[i] = UInt16(min(rings - 1, Int((radial[i] - lo) / step))) }
+        }
+        self.init(ring: ring, count: lo < hi ? rings : 0)
     }
 }

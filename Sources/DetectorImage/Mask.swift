@@ -28,14 +28,26 @@ public struct Mask: Sendable, Equatable {
 
     public func isMasked(x: Int, y: Int) -> Bool { values[y * width + x] != 0 }
 
-    public var maskedCount: Int { values.reduce(0) { $0 + Int($1 != 0 ? 1 : 0) } }
+    public var maskedCount: Int {
+        values.withUnsafeBufferPointer { v in
+            var count = 0
+            for x in v { count &+= x != 0 ? 1 : 0 }
+            return count
+        }
+    }
 
     /// The union of two masks of the same shape.
     public func union(_ other: Mask) throws -> Mask {
         guard other.width == width, other.height == height else {
             throw BeamlineError("cannot combine a \(width)x\(height) mask with a \(other.width)x\(other.height) one")
         }
-        return Mask(width: width, height: height, values: zip(values, other.values).map { $0 != 0 || $1 != 0 ? 1 : 0 })
+        var combined = [UInt8](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { a in
+            other.values.withUnsafeBufferPointer { b in
+                for i in 0 ..< a.count { combined[i] = (a[i] | b[i]) != 0 ? 1 : 0 }
+            }
+        }
+        return Mask(width: width, height: height, values: combined)
     }
 
     /// Checks that the mask fits images of `width` x `height`.
@@ -55,11 +67,11 @@ public struct Mask: Sendable, Equatable {
             let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
             return ext == "edf" ? .edf : ext == "msk" ? .fit2d : .tiff
         }()
-        let pixels = values.map { Float($0 != 0 ? 1 : 0) }
+        let ones = values.allSatisfy { $0 <= 1 } ? values : values.map { $0 != 0 ? 1 : 0 }
         switch chosen {
-        case .tiff: try TIFFWriter.write(pixels, width: width, height: height, to: path, as: .uint8,
+        case .tiff: try TIFFWriter.write(bytes: ones, width: width, height: height, to: path,
                                          description: "mask: 1 = masked (beamline)")
-        case .edf: try EDFWriter.write(pixels, width: width, height: height, to: path, as: .uint8)
+        case .edf: try EDFWriter.write(ones.map { Float($0) }, width: width, height: height, to: path, as: .uint8)
         case .fit2d: try FIT2DMask.write(self, to: path)
         }
     }

@@ -126,26 +126,46 @@ public enum TIFFWriter {
         guard pixels.count == width * height, width > 0, height > 0 else {
             throw BeamlineError(path: path, "cannot write a \(width)x\(height) image from \(pixels.count) pixels")
         }
+        func rounded(_ v: Float, _ upper: Double) -> Double { v.isFinite ? min(max(Double(v).rounded(), 0), upper) : 0 }
+        switch type {
+        case .float32:
+            try writeSamples(pixels, bits: 32, format: Int32(CTIFF_SAMPLE_FLOAT), width: width, height: height, to: path,
+                             description: description, compression: compression)
+        case .uint32:
+            try writeSamples(pixels.map { UInt32(rounded($0, 4294967295)) }, bits: 32, format: Int32(CTIFF_SAMPLE_UINT),
+                             width: width, height: height, to: path, description: description, compression: compression)
+        case .uint16:
+            try writeSamples(pixels.map { UInt16(rounded($0, 65535)) }, bits: 16, format: Int32(CTIFF_SAMPLE_UINT),
+                             width: width, height: height, to: path, description: description, compression: compression)
+        case .uint8:
+            try write(bytes: pixels.map { UInt8(rounded($0, 255)) }, width: width, height: height, to: path,
+                      description: description, compression: compression)
+        }
+    }
+
+    /// Writes 8-bit samples as they are (masks: no conversion through floats).
+    public static func write(bytes: [UInt8], width: Int, height: Int, to path: String, description: String = "",
+                             compression: Int32 = Int32(CTIFF_COMPRESSION_NONE)) throws {
+        guard bytes.count == width * height, width > 0, height > 0 else {
+            throw BeamlineError(path: path, "cannot write a \(width)x\(height) image from \(bytes.count) pixels")
+        }
+        try writeSamples(bytes, bits: 8, format: Int32(CTIFF_SAMPLE_UINT), width: width, height: height, to: path,
+                         description: description, compression: compression)
+    }
+
+    static func writeSamples<T>(_ samples: [T], bits: Int, format: Int32, width: Int, height: Int, to path: String,
+                                description: String, compression: Int32) throws {
         try AtomicFile.write(to: path) { temporary in
             let handle = try TIFFHandle(path: temporary, mode: "w")
-            func put<T>(_ samples: [T], bits: Int, format: Int32) throws {
-                let status = samples.withUnsafeBytes {
-                    ctiff_write_page(handle.pointer, UInt32(width), UInt32(height), UInt16(bits), UInt16(format),
-                                     UInt16(compression), $0.baseAddress, description)
-                }
-                let code = errno
-                if status != 0 {
-                    // libtiff reports a full disk as a "write error": say what the system said.
-                    let cause = code == ENOSPC ? "no space left on the device; " : code == EROFS ? "read-only file system; " : ""
-                    throw BeamlineError(path: path, cause + handle.error("cannot write").message)
-                }
+            let status = samples.withUnsafeBytes {
+                ctiff_write_page(handle.pointer, UInt32(width), UInt32(height), UInt16(bits), UInt16(format),
+                                 UInt16(compression), $0.baseAddress, description)
             }
-            func rounded(_ v: Float, _ upper: Double) -> Double { v.isFinite ? min(max(Double(v).rounded(), 0), upper) : 0 }
-            switch type {
-            case .float32: try put(pixels, bits: 32, format: Int32(CTIFF_SAMPLE_FLOAT))
-            case .uint32: try put(pixels.map { UInt32(rounded($0, 4294967295)) }, bits: 32, format: Int32(CTIFF_SAMPLE_UINT))
-            case .uint16: try put(pixels.map { UInt16(rounded($0, 65535)) }, bits: 16, format: Int32(CTIFF_SAMPLE_UINT))
-            case .uint8: try put(pixels.map { UInt8(rounded($0, 255)) }, bits: 8, format: Int32(CTIFF_SAMPLE_UINT))
+            let code = errno
+            if status != 0 {
+                // libtiff reports a full disk as a "write error": say what the system said.
+                let cause = code == ENOSPC ? "no space left on the device; " : code == EROFS ? "read-only file system; " : ""
+                throw BeamlineError(path: path, cause + handle.error("cannot write").message)
             }
             try handle.finish(reportingAs: path)
         }

@@ -17,7 +17,7 @@ import Foundation
 ///
 ///     2θ = atan2(√(t1² + t2²), t3),   χ = atan2(t1, t2),   r = √(t1² + t2²),
 ///     q = 4π sin(θ) / λ.
-public struct DetectorGeometry: Sendable, Equatable {
+public struct DetectorGeometry: Sendable, Equatable, Codable {
     /// Sample–PONI distance, metres.
     public var distance: Double
     /// PONI along the slow axis (rows), metres.
@@ -75,16 +75,28 @@ public struct DetectorGeometry: Sendable, Equatable {
 
     /// R = R3 · R2 · R1 as a row-major 3×3 matrix.
     public var rotationMatrix: [Double] {
+        let r = rotationRows
+        return [r.0.x, r.0.y, r.0.z, r.1.x, r.1.y, r.1.z, r.2.x, r.2.y, r.2.z]
+    }
+
+    /// The rows of R = R3 · R2 · R1, without allocating (it is needed for every point of a
+    /// calibration fit). Each element is summed in the order k = 0, 1, 2.
+    @inline(__always)
+    var rotationRows: (SIMD3<Double>, SIMD3<Double>, SIMD3<Double>) {
         let (c1, s1) = (cos(rot1), sin(rot1))
         let (c2, s2) = (cos(rot2), sin(rot2))
         let (c3, s3) = (cos(rot3), sin(rot3))
-        let r1: [Double] = [1, 0, 0, 0, c1, s1, 0, -s1, c1]
-        let r2: [Double] = [c2, 0, -s2, 0, 1, 0, s2, 0, c2]
-        let r3: [Double] = [c3, -s3, 0, s3, c3, 0, 0, 0, 1]
-        func multiply(_ a: [Double], _ b: [Double]) -> [Double] {
-            var m = [Double](repeating: 0, count: 9)
-            for i in 0 ..< 3 { for j in 0 ..< 3 { for k in 0 ..< 3 { m[3 * i + j] += a[3 * i + k] * b[3 * k + j] } } }
-            return m
+        typealias Rows = (SIMD3<Double>, SIMD3<Double>, SIMD3<Double>)
+        let r1: Rows = (SIMD3(1, 0, 0), SIMD3(0, c1, s1), SIMD3(0, -s1, c1))
+        let r2: Rows = (SIMD3(c2, 0, -s2), SIMD3(0, 1, 0), SIMD3(s2, 0, c2))
+        let r3: Rows = (SIMD3(c3, -s3, 0), SIMD3(s3, c3, 0), SIMD3(0, 0, 1))
+        func multiply(_ a: Rows, _ b: Rows) -> Rows {
+            func row(_ x: SIMD3<Double>) -> SIMD3<Double> {
+                var out = SIMD3<Double>()
+                for j in 0 ..< 3 { out[j] = x[0] * b.0[j] + x[1] * b.1[j] + x[2] * b.2[j] }
+                return out
+            }
+            return (row(a.0), row(a.1), row(a.2))
         }
         return multiply(multiply(r3, r2), r1)
     }
@@ -106,11 +118,11 @@ public struct DetectorGeometry: Sendable, Equatable {
 
     /// Lab coordinates (t1, t2, t3) of a point in pixel units (see `planePosition`).
     public func labPosition(row: Double, column: Double) -> (Double, Double, Double) {
-        let m = rotationMatrix
+        let m = rotationRows
         let (p1, p2) = planePosition(row: row, column: column)
-        return (m[0] * p1 + m[1] * p2 + m[2] * distance,
-                m[3] * p1 + m[4] * p2 + m[5] * distance,
-                m[6] * p1 + m[7] * p2 + m[8] * distance)
+        return (m.0.x * p1 + m.0.y * p2 + m.0.z * distance,
+                m.1.x * p1 + m.1.y * p2 + m.1.z * distance,
+                m.2.x * p1 + m.2.y * p2 + m.2.z * distance)
     }
 
     /// 2θ in radians of a point in pixel units.

@@ -114,7 +114,7 @@ struct Passes {
             if model == .poisson { sigma[b] = sums[1][b].squareRoot() / norm }
         }
         if model == .azimuthal {
-            let spread = moments(mean: mean, kept: nil)[1]
+            let spread = moments(mean: mean, rejected: nil)[1]
             for b in 0 ..< bins {
                 let norm = engine.binNorm[b] - sums[2][b]
                 if norm > 0 { sigma[b] = spread[b].squareRoot() / norm }
@@ -138,7 +138,7 @@ struct Passes {
             let base = all.baseAddress!
             e.slotShare.withUnsafeBufferPointer { share in
                 e.pixelNorm.withUnsafeBufferPointer { norm in
-                    let dark = e.dark?.withUnsafeBufferPointer { $0.baseAddress! }
+                    let dark = e.dark?.baseAddress
                     let shares = share.isEmpty ? nil : share.baseAddress
                     Parallel.forEach(parts) { part, range in
                         let sink = Accumulators(base: base + part * size, lanes: lanes, bins: bins)
@@ -249,14 +249,14 @@ struct Passes {
         }
     }
 
-    /// Arrays: 0 Σ c·n·(x − μ)², 1 Σ c²·(s − μ·n)², over finite, kept entries.
-    func moments(mean: [Double], kept: [Bool]?) -> [[Double]] {
+    /// Arrays: 0 Σ c·n·(x − μ)², 1 Σ c²·(s − μ·n)², over finite entries not flagged in `rejected`.
+    func moments(mean: [Double], rejected: [UInt8]?) -> [[Double]] {
         let lanes = self.lanes, bins = self.bins
         let e = engine
         return pass(arrays: 2) { part, acc in
             let spread = acc, residual = acc + lanes * bins
             e.forEachEntry(part: part) { p, j, bin, c in
-                if let kept, !kept[j] { return }
+                if let rejected, rejected[j] != 0 { return }
                 let raw = px[p]
                 guard raw.isFinite else { return }
                 let s = Double(e.dark.map { raw - $0[p] } ?? raw)
@@ -266,65 +266,6 @@ struct Passes {
                 spread[b] += c * n * x * x
                 let r = s - mean[bin] * n
                 residual[b] += c * c * r * r
-            }
-        }
-    }
-
-    /// Arrays: 0 Σ c·s, 1 Σ c·n, 2 Σ c, 3 Σ c²·max(raw, 1), over finite, kept entries.
-    func keptSums(_ kept: [Bool]) -> [[Double]] {
-        let lanes = self.lanes, bins = self.bins
-        let e = engine
-        return pass(arrays: 4) { part, acc in
-            e.forEachEntry(part: part) { p, j, bin, c in
-                guard kept[j] else { return }
-                let raw = px[p]
-                guard raw.isFinite else { return }
-                let s = Double(e.dark.map { raw - $0[p] } ?? raw)
-                let n = Double(e.pixelNorm[p])
-                let b = bin + (p & (lanes - 1)) * bins
-                acc[b] += c * s
-                acc[lanes * bins + b] += c * n
-                acc[2 * lanes * bins + b] += c
-                acc[3 * lanes * bins + b] += c * c * max(Double(raw), 1)
-            }
-        }
-    }
-
-    func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
-        let e = engine
-        var kept = [Bool](repeating: true, count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
-        var mean = [Double](repeating: 0, count: bins)
-        var sums = keptSums(kept)
-        for iteration in 0 ... clip.maxIterations {
-            for b in 0 ..< bins { mean[b] = sums[1][b] > 0 ? sums[0][b] / sums[1][b] : 0 }
-            if iteration == clip.maxIterations { break }
-            let spread = moments(mean: mean, kept: kept)[0]
-            var limit = [Double](repeating: .infinity, count: bins)
-            for b in 0 ..< bins where sums[1][b] > 0 { limit[b] = clip.threshold * (spread[b] / sums[1][b]).squareRoot() }
-            var rejected = 0
-            for part in 0 ..< e.partition.count {
-                e.forEachEntry(part: part) { p, j, bin, _ in
-                    guard kept[j] else { return }
-                    let raw = px[p]
-                    guard raw.isFinite else { return }
-                    let x = Double(e.dark.map { raw - $0[p] } ?? raw) / Double(e.pixelNorm[p])
-                    if abs(x - mean[bin]) > limit[bin] {
-                        kept[j] = false
-                        rejected += 1
-                    }
-                }
-            }
-            if rejected == 0 { break }
-            sums = keptSums(kept)
-        }
-        let residual = e.settings.errorModel == .azimuthal ? moments(mean: mean, kept: kept)[1] : []
-        for b in 0 ..< bins where sums[1][b] > 0 {
-            intensity[b] = mean[b]
-            count[b] = sums[2][b]
-            switch e.settings.errorModel {
-            case .poisson: sigma[b] = sums[3][b].squareRoot() / sums[1][b]
-            case .azimuthal: sigma[b] = residual[b].squareRoot() / sums[1][b]
-            case .none: sigma[b] = 0
             }
         }
     }

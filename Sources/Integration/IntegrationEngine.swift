@@ -3,7 +3,7 @@ import DetectorImage
 import Foundation
 
 /// How a pixel's intensity is shared between bins.
-public enum SplitMethod: String, Sendable, CaseIterable {
+public enum SplitMethod: String, Sendable, CaseIterable, Codable {
     /// Histogram: the whole pixel goes to the bin of its centre.
     case none
     /// Bounding box: the pixel is the interval (box in 2D) from its centre ± the
@@ -15,7 +15,7 @@ public enum SplitMethod: String, Sendable, CaseIterable {
 }
 
 /// How the uncertainty of each bin is estimated.
-public enum ErrorModel: String, Sendable, CaseIterable {
+public enum ErrorModel: String, Sendable, CaseIterable, Codable {
     /// Poisson counting statistics: variance = max(raw counts, 1) per pixel (as pyFAI).
     case poisson
     /// From the spread of the normalised intensities over the ring.
@@ -25,7 +25,7 @@ public enum ErrorModel: String, Sendable, CaseIterable {
 }
 
 /// What to integrate and how.
-public struct IntegrationSettings: Sendable, Equatable {
+public struct IntegrationSettings: Sendable, Equatable, Codable {
     public var unit: RadialUnit = .qInverseAngstrom
     public var bins: Int = 2000
     /// Number of azimuthal bins: set for a 2D cake, nil for a 1D pattern.
@@ -85,20 +85,21 @@ public struct IntegrationEngine: Sendable {
     /// pixels left out), more with splitting.
     public let slotsPerPixel: Int
     /// Bin of each slot (pixel-major): 16-bit when the bins allow (half the memory
-    /// traffic), else 32-bit; the other array is empty.
-    let slotBin16: [UInt16]
-    let slotBin32: [UInt32]
+    /// traffic), else 32-bit; the other array is empty. A pixel's padding slots (share 0)
+    /// repeat its last bin; a pixel left out has bin 0 and share 0 in every slot.
+    let slotBin16: EngineArray<UInt16>
+    let slotBin32: EngineArray<UInt32>
     /// Share of each slot; empty without splitting.
-    let slotShare: [Float]
+    let slotShare: EngineArray<Float>
     /// Entries that did not fit in the slots, sorted by pixel.
     let overflowPixel: [Int]
     let overflowBin: [Int]
     let overflowShare: [Float]
     /// Per-pixel normalisation n (flat × solid angle × polarization).
-    let pixelNorm: [Float]
+    let pixelNorm: EngineArray<Float>
     let binNorm: [Double]
     let binCount: [Double]
-    let dark: [Float]?
+    let dark: EngineArray<Float>?
     /// Pixel ranges handled by each worker, and their part of the overflow list.
     let partition: [Range<Int>]
     let overflowPartition: [Range<Int>]
@@ -160,7 +161,7 @@ public struct IntegrationEngine: Sendable {
         if let r = settings.azimuthRange, !(r.lowerBound < r.upperBound) { throw BeamlineError("empty azimuthal range \(r)") }
         self.geometry = geometry
         self.settings = settings
-        self.dark = dark
+        self.dark = dark.map(EngineArray.init)
 
         let is2D = settings.azimuthBins != nil
         let needChi = is2D || settings.azimuthRange != nil || settings.method == .full
@@ -172,20 +173,28 @@ public struct IntegrationEngine: Sendable {
         // Which pixels take part: unmasked, finite geometry, positive flat, inside the azimuth range.
         var valid = [Bool](repeating: true, count: n)
         var norm = [Float](repeating: 1, count: n)
-        for i in 0 ..< n {
-            var ok = mask.map { $0.values[i] == 0 } ?? true
-            var value: Float = 1
-            if let s = maps.solidAngle { value *= s[i] }
-            if let p = maps.polarization { value *= p[i] }
-            if let flat {
-                if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
+        valid.withUnsafeMutableBufferPointer { validOut in
+            norm.withUnsafeMutableBufferPointer { normOut in
+                Parallel.forEachChunk(n) { _, pixels in
+                    for i in pixels {
+                        var ok = mask.map { $0.values[i] == 0 } ?? true
+                        var value: Float = 1
+                        if let s = maps.solidAngle { value *= s[i] }
+                        if let p = maps.polarization { value *= p[i] }
+                        if let flat {
+                            if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
+                        }
+                        if !maps.radial[i].isFinite || !(value > 0) { ok = false }
+                        if ok, let range = settings.azimuthRange, let chi = maps.chi, !range.contains(Double(chi[i])) {
+                            ok = false
+                        }
+                        validOut[i] = ok
+                        normOut[i] = ok ? value : 0
+                    }
+                }
             }
-            if !maps.radial[i].isFinite || !(value > 0) { ok = false }
-            if ok, let range = settings.azimuthRange, let chi = maps.chi, !range.contains(Double(chi[i])) { ok = false }
-            valid[i] = ok
-            norm[i] = ok ? value : 0
         }
-        pixelNorm = norm
+        pixelNorm = EngineArray(norm)
 
         // Per-pixel radial interval (and azimuthal interval for 2D bbox).
         var radialLow = maps.radial, radialHigh = maps.radial
@@ -194,30 +203,41 @@ public struct IntegrationEngine: Sendable {
             let cw = w + 1
             if is2D { chiLow = [Double](repeating: 0, count: n); chiHigh = chiLow }
             // Every radial unit here is ≥ 0, so intervals are clipped at 0 (as pyFAI does).
-            for i in 0 ..< h {
-                for j in 0 ..< w {
-                    let p = i * w + j
-                    let centre = maps.radial[p]
-                    let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
-                    if settings.method == .full {
-                        // The pixel is its corner polygon: its extent is the corners'.
-                        let (a, b, c, d) = (Double(cr[k0]), Double(cr[k1]), Double(cr[k2]), Double(cr[k3]))
-                        radialLow[p] = min(min(a, b), min(c, d))
-                        radialHigh[p] = max(max(a, b), max(c, d))
-                    } else {
-                        let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
-                                    max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
-                        radialLow[p] = max(0, centre - d)
-                        radialHigh[p] = centre + d
+            let method = settings.method
+            radialLow.withUnsafeMutableBufferPointer { lowOut in
+              radialHigh.withUnsafeMutableBufferPointer { highOut in
+                chiLow.withUnsafeMutableBufferPointer { chiLowOut in
+                  chiHigh.withUnsafeMutableBufferPointer { chiHighOut in
+                    Parallel.forEachChunk(h) { _, rows in
+                      for i in rows {
+                        for j in 0 ..< w {
+                            let p = i * w + j
+                            let centre = maps.radial[p]
+                            let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
+                            if method == .full {
+                                // The pixel is its corner polygon: its extent is the corners'.
+                                let (a, b, c, d) = (Double(cr[k0]), Double(cr[k1]), Double(cr[k2]), Double(cr[k3]))
+                                lowOut[p] = min(min(a, b), min(c, d))
+                                highOut[p] = max(max(a, b), max(c, d))
+                            } else {
+                                let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
+                                            max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
+                                lowOut[p] = max(0, centre - d)
+                                highOut[p] = centre + d
+                            }
+                            if is2D, let chi = maps.chi {
+                                let c = Double(chi[p])
+                                var dc = 0.0
+                                for k in [k0, k1, k2, k3] { dc = max(dc, abs(Self.unwrap(Double(cc[k]), around: c) - c)) }
+                                chiLowOut[p] = c - dc
+                                chiHighOut[p] = c + dc
+                            }
+                        }
+                      }
                     }
-                    if is2D, let chi = maps.chi {
-                        let c = Double(chi[p])
-                        var dc = 0.0
-                        for k in [k0, k1, k2, k3] { dc = max(dc, abs(Self.unwrap(Double(cc[k]), around: c) - c)) }
-                        chiLow[p] = c - dc
-                        chiHigh[p] = c + dc
-                    }
+                  }
                 }
+              }
             }
         }
 
@@ -286,8 +306,11 @@ public struct IntegrationEngine: Sendable {
         let split = settings.method != .none
         let wide = total >= Int(UInt16.max)
         let sentinel = wide ? UInt32.max : UInt32(UInt16.max)
-        var bins = [UInt32](repeating: split ? 0 : sentinel, count: n * slots)
-        var shares = split ? [Float](repeating: 0, count: n * slots) : []
+        // The slots are filled in place, in their final width: no copies of these, the
+        // largest arrays of a build (hundreds of MB for a 3450×3450 plate).
+        let bins32 = EngineArray<UInt32>(count: wide ? n * slots : 0, repeating: split ? 0 : sentinel)
+        let bins16 = EngineArray<UInt16>(count: wide ? 0 : n * slots, repeating: split ? 0 : UInt16(sentinel))
+        let shares = EngineArray<Float>(count: split ? n * slots : 0, repeating: 0)
         let workers = Parallel.workers
         // Balance the workers by pixels plus entries.
         var parts: [Range<Int>] = []
@@ -304,8 +327,9 @@ public struct IntegrationEngine: Sendable {
             if first < n { parts.append(first ..< n) }
         }
         var spills = [[(Int, Int, Float)]](repeating: [], count: parts.count)
-        bins.withUnsafeMutableBufferPointer { binOut in
-            shares.withUnsafeMutableBufferPointer { shareOut in
+        let out16 = bins16.mutableAddress, out32 = bins32.mutableAddress, shareOut = shares.mutableAddress
+        do {
+            do {
                 spills.withUnsafeMutableBufferPointer { spillOut in
                     Parallel.forEach(parts) { part, pixels in
                         var local: [(Int, Int, Float)] = []
@@ -313,12 +337,18 @@ public struct IntegrationEngine: Sendable {
                             var k = 0
                             context.contributions(of: p) { bin, weight in
                                 if k < slots {
-                                    binOut[p * slots + k] = UInt32(bin)
-                                    if split { shareOut[p * slots + k] = Float(weight) }
+                                    if wide { out32![p * slots + k] = UInt32(bin) } else { out16![p * slots + k] = UInt16(bin) }
+                                    if split { shareOut![p * slots + k] = Float(weight) }
                                 } else {
                                     local.append((p, bin, Float(weight)))
                                 }
                                 k += 1
+                            }
+                            // Padding slots repeat the last real bin (with share 0): a sweep
+                            // that tests each slot against its bin's band then needs no share.
+                            for j in min(k, slots) ..< slots where k > 0 {
+                                if wide { out32![p * slots + j] = out32![p * slots + k - 1] }
+                                else { out16![p * slots + j] = out16![p * slots + k - 1] }
                             }
                         }
                         spillOut[part] = local
@@ -326,13 +356,8 @@ public struct IntegrationEngine: Sendable {
                 }
             }
         }
-        if wide {
-            slotBin16 = []
-            slotBin32 = bins
-        } else {
-            slotBin16 = bins.map { UInt16(truncatingIfNeeded: $0) }
-            slotBin32 = []
-        }
+        slotBin16 = bins16
+        slotBin32 = bins32
         slotShare = shares
         var overflowRanges: [Range<Int>] = []
         var pixelsOut: [Int] = [], binsOut: [Int] = [], sharesOut: [Float] = []
@@ -355,9 +380,10 @@ public struct IntegrationEngine: Sendable {
         for p in 0 ..< n where counts[p] > 0 {
             for j in p * slots ..< p * slots + slots {
                 let c = split ? Double(shares[j]) : 1
-                guard bins[j] != sentinel, c != 0 else { continue }
-                binNorm[Int(bins[j])] += c * Double(norm[p])
-                binCount[Int(bins[j])] += c
+                let bin = wide ? Int(bins32[j]) : Int(bins16[j])
+                guard bin != Int(sentinel), c != 0 else { continue }
+                binNorm[bin] += c * Double(norm[p])
+                binCount[bin] += c
             }
         }
         for (o, p) in pixelsOut.enumerated() {

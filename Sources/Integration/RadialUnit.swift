@@ -1,5 +1,5 @@
 /// The radial coordinate of an integrated pattern, with pyFAI's names.
-public enum RadialUnit: String, Sendable, CaseIterable {
+public enum RadialUnit: String, Sendable, CaseIterable, Codable {
     case qInverseAngstrom = "q_A^-1"
     case qInverseNanometre = "q_nm^-1"
     case twoThetaDegrees = "2th_deg"

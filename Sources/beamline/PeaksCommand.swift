@@ -4,6 +4,7 @@ import BeamlineNumerics
 import BeamlineSupport
 import Foundation
 import PatternIO
+import Reduction
 
 struct PeaksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,30 +74,22 @@ struct PeaksCommand: ParsableCommand {
             if let c = conditionTable[name] { (t, p, time) = c }
             if let dir = pressures {
                 let file = (dir as NSString).appendingPathComponent(name + ".pressure")
-                let data = FileManager.default.contents(atPath: file)
-                if data == nil, p == nil { throw BeamlineError(path: file, "no pressure file for \(name), and --conditions gives no pressure") }
-                for line in String(decoding: data ?? Data(), as: UTF8.self).split(whereSeparator: \.isNewline) {
-                    let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard kv.count == 2 else { continue }
-                    switch kv[0] {
-                    case "pressure_GPa": p = Double(kv[1])
-                    case "pressure_sigma_GPa": ps = Double(kv[1])
-                    case "temperature_K": t = t ?? Double(kv[1])
-                    default: break
-                    }
+                if FileManager.default.fileExists(atPath: file) {
+                    let record = try PressureRecord(contentsOf: file)
+                    p = record.pressure
+                    ps = record.pressureSigma.isNaN ? nil : record.pressureSigma
+                    t = t ?? record.temperature
+                } else if p == nil {
+                    throw BeamlineError(path: file, "no pressure file for \(name), and --conditions gives no pressure")
                 }
             }
             var row = PeakRow(name: name, temperature: t, pressure: p, pressureSigma: ps, time: time, analysis: analysis)
-            if let refined = pattern.header.first(where: { $0.hasPrefix("refined:") }) {
-                var values: [String: Double] = [:]
-                for word in refined.split(separator: " ") {
-                    let kv = word.split(separator: "=", maxSplits: 1)
-                    if kv.count == 2, let v = Double(kv[1]) { values[String(kv[0])] = v }
-                }
-                row.backgroundScale = values["bg_scale"]
-                row.backgroundScaleSigma = values["bg_scale_sigma"]
-                row.density = values["density"]
-                row.densitySigma = values["density_sigma"]
+            if let refined = SQRefinementRecord(headerLines: pattern.header) {
+                func known(_ v: Double) -> Double? { v.isNaN ? nil : v }
+                row.backgroundScale = known(refined.backgroundScale)
+                row.backgroundScaleSigma = known(refined.backgroundScaleSigma)
+                row.density = known(refined.density)
+                row.densitySigma = known(refined.densitySigma)
             }
             rows.append(row)
             curves[name] = Pattern(unit: "q_A^-1", x: q, intensity: pattern.intensity)
@@ -120,7 +113,7 @@ struct PeaksCommand: ParsableCommand {
                 var text = "# beamline \(Beamline.version) delta S: \(name) - \(ref.name)\n# columns: Q(1/A) dS\n"
                 for (x, y) in zip(curve.x, curve.intensity) {
                     guard let r = Interpolation.linear(refCurve.x, refCurve.intensity, at: x) else { continue }
-                    text += String(format: "%.6e %.6e\n", x, y - r)
+                    NumberColumns.appendRow(x, y - r, format: "%.6e", to: &text)
                 }
                 try AtomicFile.write(text, to: (deltaS as NSString).appendingPathComponent(name + ".ds"))
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BeamlineSupport
 import Foundation
+import Reduction
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

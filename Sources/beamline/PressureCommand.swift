@@ -23,8 +23,4 @@ enum PressureFile {
         guard let directory else { return path(beside: source) }
         return (directory as NSString).appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent + ".pressure")
     }
-
-    static func text(_ lines: [(String, String)], header: [String]) -> String {
-        header.map { "# " + $0 }.joined(separator: "\n") + "\n" + lines.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-    }
 }

@@ -3,6 +3,7 @@ import BeamlineSupport
 import Foundation
 import PatternIO
 import Pressure
+import Reduction
 
 struct PressureEOSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,15 +92,13 @@ struct PressureEOSCommand: ParsableCommand {
                             lattice_sigma_A: fit.latticeSigma, volume_A3: fit.volume, volume_sigma_A3: fit.volumeSigma,
                             temperature_K: temperature, pressure_GPa: p, pressure_sigma_GPa: sigma))
             if !noWrite {
-                let lines: [(String, String)] = [
-                    ("method", "eos"), ("source", path), ("standard", material.name), ("scale", scale),
-                    ("temperature_K", fmt(temperature)), ("reflections", names.joined(separator: ",")),
-                    ("lattice_A", fmt(fit.latticeParameter)), ("lattice_sigma_A", fmt(fit.latticeSigma)),
-                    ("volume_A3", fmt(fit.volume)), ("volume_sigma_A3", fmt(fit.volumeSigma)),
-                    ("pressure_GPa", fmt(p)), ("pressure_sigma_GPa", fmt(sigma)),
-                ]
-                try AtomicFile.write(PressureFile.text(lines, header: ["beamline \(Beamline.version) pressure eos", "scale: \(eos.reference)"]),
-                                     to: PressureFile.destination(for: path, output: output, directory: outputDir))
+                let record = PressureRecord(
+                    method: "eos", source: path, pressure: p, pressureSigma: sigma, temperature: temperature,
+                    details: [("standard", material.name), ("scale", scale), ("reflections", names.joined(separator: ",")),
+                              ("lattice_A", fmt(fit.latticeParameter)), ("lattice_sigma_A", fmt(fit.latticeSigma)),
+                              ("volume_A3", fmt(fit.volume)), ("volume_sigma_A3", fmt(fit.volumeSigma))],
+                    comments: ["beamline \(Beamline.version) pressure eos", "scale: \(eos.reference)"])
+                try record.write(to: PressureFile.destination(for: path, output: output, directory: outputDir))
             }
         }
         if json {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BeamlineSupport
 import Foundation
 import Pressure
+import Reduction
 
 struct PressureRubyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,16 +104,15 @@ struct PressureRubyCommand: ParsableCommand {
                           pressure_GPa: p.pressure, pressure_sigma_GPa: p.sigma)
             rows.append(row)
             if !noWrite {
-                let lines: [(String, String)] = [
-                    ("method", "ruby"), ("source", path), ("scale", chosen.name), ("temperature_K", fmt(t)),
-                    ("lambda0_nm", fmt(l0)), ("temperature_shift_nm", fmt(p.temperatureShift)),
-                    ("r1_nm", fmt(fit.r1)), ("r1_sigma_nm", fmt(fit.r1Sigma)), ("r2_nm", fmt(fit.r2)),
-                    ("r1_fwhm_nm", fmt(fit.r1FWHM)), ("doublet_found", "\(fit.doubletFound)"),
-                    ("reduced_chi_square", fmt(fit.reducedChiSquare)),
-                    ("pressure_GPa", fmt(p.pressure)), ("pressure_sigma_GPa", fmt(p.sigma)),
-                ]
-                try AtomicFile.write(PressureFile.text(lines, header: ["beamline \(Beamline.version) pressure ruby", "scale: \(chosen.reference)", "temperature correction: \(ruby.temperatureShift.reference)"]),
-                                     to: PressureFile.destination(for: path, output: output, directory: outputDir))
+                let record = PressureRecord(
+                    method: "ruby", source: path, pressure: p.pressure, pressureSigma: p.sigma, temperature: t,
+                    details: [("scale", chosen.name), ("lambda0_nm", fmt(l0)), ("temperature_shift_nm", fmt(p.temperatureShift)),
+                              ("r1_nm", fmt(fit.r1)), ("r1_sigma_nm", fmt(fit.r1Sigma)), ("r2_nm", fmt(fit.r2)),
+                              ("r1_fwhm_nm", fmt(fit.r1FWHM)), ("doublet_found", "\(fit.doubletFound)"),
+                              ("reduced_chi_square", fmt(fit.reducedChiSquare))],
+                    comments: ["beamline \(Beamline.version) pressure ruby", "scale: \(chosen.reference)",
+                               "temperature correction: \(ruby.temperatureShift.reference)"])
+                try record.write(to: PressureFile.destination(for: path, output: output, directory: outputDir))
             }
         }
         if json {

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import BeamlineSupport
 import Foundation
+import Reduction
 import PatternIO
 
 struct ReportCommand: ParsableCommand {
@@ -53,10 +54,9 @@ struct ReportCommand: ParsableCommand {
         html += waterfall("sq", "sq", title: "S(Q), offset 0.5", xLabel: "Q (1/Å)", yLabel: "S(Q)", offset: 0.5)
         html += waterfall("sq", "gr", title: "G(r), offset 2", xLabel: "r (Å)", yLabel: "G(r)", offset: 2)
         // Peaks against pressure per isotherm, with the fitted pieces and the transitions.
-        var isotherms: [[String: Any]] = []
-        if let data = fm.contents(atPath: dir + "/series.json"),
-           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            isotherms = json["isotherms"] as? [[String: Any]] ?? []
+        var isotherms: [SeriesReport.Isotherm] = []
+        if fm.fileExists(atPath: dir + "/series.json") {
+            isotherms = try SeriesReport(contentsOf: dir + "/series.json").isotherms
         }
         html += "<h2>Peaks against pressure</h2>\n"
         let groups = Dictionary(grouping: rows, by: { $0.temperature ?? 0 })
@@ -68,16 +68,15 @@ struct ReportCommand: ParsableCommand {
                 plot.series.append(("\(Int(t)) K", groups[t]!.map { ($0.pressure ?? .nan, value($0)) }, SVGPlot.palette[k % 10], true))
             }
             for iso in isotherms {
-                guard let t = iso["temperature_K"] as? Double, let k = temperatures.firstIndex(of: t) else { continue }
+                let t = iso.temperature_K
+                guard let k = temperatures.firstIndex(of: t) else { continue }
                 let color = SVGPlot.palette[k % 10]
-                let fits = iso["fits"] as? [String: Any], fit = fits?[quantity] as? [String: Any]
-                for piece in (fit?["segments"] as? [[Double]]) ?? [] where piece.count == 4 {
+                for piece in iso.fits[quantity]?.segments ?? [] where piece.count == 4 {
                     plot.fitLines.append((piece[0], piece[2] + piece[3] * piece[0], piece[1], piece[2] + piece[3] * piece[1], color))
                 }
                 // Transitions marked where they mean most: the peak positions and the volume.
-                for tr in (iso["transitions"] as? [[String: Any]]) ?? [] where (tr["quantity"] as? String) == quantity && ["Q1", "Q2", "V"].contains(quantity) {
-                    let kind = tr["kind"] as? String ?? ""
-                    plot.verticalLines.append((tr["pressure_GPa"] as? Double ?? .nan, "\(Int(t)) K \(kind)", color))
+                for tr in iso.transitions where tr.quantity == quantity && ["Q1", "Q2", "V"].contains(quantity) {
+                    plot.verticalLines.append((tr.pressure_GPa, "\(Int(t)) K \(tr.kind)", color))
                 }
             }
             html += "<figure>\(plot.render())</figure>\n"
@@ -120,14 +119,12 @@ struct ReportCommand: ParsableCommand {
     }
 
     /// The transitions of Q1 and V as a table: pressure, uncertainty, kind.
-    func transitionTable(_ isotherms: [[String: Any]]) -> String {
+    func transitionTable(_ isotherms: [SeriesReport.Isotherm]) -> String {
         var html = "<h2>Transitions</h2><table><tr><th>T (K)</th><th>quantity</th><th>P (GPa)</th><th>±</th><th>kind</th><th>jump or slope change</th></tr>\n"
         for iso in isotherms {
-            let t = iso["temperature_K"] as? Double ?? .nan
-            for tr in (iso["transitions"] as? [[String: Any]]) ?? [] {
-                guard let quantity = tr["quantity"] as? String, quantity == "Q1" || quantity == "V" else { continue }
-                html += String(format: "<tr><td>%.0f</td><td>%@</td><td>%.2f</td><td>%.2f</td><td>%@</td><td>%.3g</td></tr>\n", t, quantity,
-                               tr["pressure_GPa"] as? Double ?? .nan, tr["sigma_GPa"] as? Double ?? .nan, tr["kind"] as? String ?? "", tr["change"] as? Double ?? .nan)
+            for tr in iso.transitions where tr.quantity == "Q1" || tr.quantity == "V" {
+                html += String(format: "<tr><td>%.0f</td><td>%@</td><td>%.2f</td><td>%.2f</td><td>%@</td><td>%.3g</td></tr>\n",
+                               iso.temperature_K, tr.quantity, tr.pressure_GPa, tr.sigma_GPa, tr.kind, tr.change)
             }
         }
         return html + "</table>\n"

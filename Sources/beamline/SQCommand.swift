@@ -1,6 +1,7 @@
 import ArgumentParser
 import BeamlineSupport
 import Foundation
+import Reduction
 import PatternIO
 import StructureFactor
 
@@ -254,11 +255,10 @@ struct SQCommand: ParsableCommand {
             "form factors: \(settings.formFactors == .waasmaier1995 ? "Waasmaier & Kirfel, Acta Cryst. A51 (1995) 416" : "Hubbell & Overbo, J. Phys. Chem. Ref. Data 8 (1979) 69") (form_factors=\(settings.formFactors.rawValue)); Compton: Hubbell et al., J. Phys. Chem. Ref. Data 4 (1975) 471",
         ]
         if let r = result.refinement {
-            lines.append(String(format: "refined: bg_scale=%.6g bg_scale_sigma=%.3g density=%.6g density_sigma=%.3g "
-                + "r_min=%.4g iterations=%d kaplow_iterations=%d misfit=%.4g relative_misfit=%.3g "
-                + "(Eggert et al., PRB 65 (2002) 174105)",
-                r.scale, r.scaleSigma, r.density, r.densitySigma, r.rMin, r.iterations, r.kaplowIterations, r.misfit,
-                r.relativeMisfit))
+            lines.append(SQRefinementRecord(
+                backgroundScale: r.scale, backgroundScaleSigma: r.scaleSigma, density: r.density, densitySigma: r.densitySigma,
+                rMin: r.rMin, iterations: r.iterations, kaplowIterations: r.kaplowIterations, misfit: r.misfit,
+                relativeMisfit: r.relativeMisfit).headerLine)
         }
         if let calibration { lines.append("calibration=\(calibration)") }
         return lines

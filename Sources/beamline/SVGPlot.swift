@@ -55,15 +55,24 @@ struct SVGPlot {
             let points = item.points.filter { $0.0.isFinite && $0.1.isFinite }
             guard !points.isEmpty else { continue }
             if points.count > 1, !(item.markers && (!joinMarkers || fitLines.contains { $0.4 == item.color })) {
-                let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
+                let path = points.map { Self.oneDecimal(px($0.0)) + "," + Self.oneDecimal(py($0.1)) }.joined(separator: " ")
                 s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.2\"/>\n"
             }
             if item.markers {
-                for (x, y) in points { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"/>\n", px(x), py(y), item.color) }
+                for (x, y) in points { s += "<circle cx=\"\(Self.oneDecimal(px(x)))\" cy=\"\(Self.oneDecimal(py(y)))\" r=\"3\" fill=\"\(item.color)\"/>\n" }
             }
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"%@\">%@</text>\n", width - right - 4, top + 14 + 13 * Double(index), item.color, item.label)
                 .replacingOccurrences(of: "<text x", with: "<text text-anchor=\"end\" x")
         }
         return s + "</svg>\n"
+    }
+
+    /// `value` with one decimal, as "%.1f" writes it, without the cost of String(format:)
+    /// (a plot's paths hold thousands of coordinates).
+    static func oneDecimal(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(format: "%.1f", value) }
+        let tenths = Int((value * 10).rounded())
+        let whole = abs(tenths) / 10, fraction = abs(tenths) % 10
+        return (tenths < 0 ? "-" : "") + String(whole) + "." + String(fraction)
     }
 }

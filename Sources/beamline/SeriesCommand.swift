@@ -3,6 +3,7 @@ import ArgumentParser
 import BeamlineNumerics
 import BeamlineSupport
 import Foundation
+import Reduction
 
 struct SeriesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,58 +46,11 @@ struct SeriesCommand: ParsableCommand {
     @Flag(help: "Relaxation: fit a stretched exponential (free exponent β) instead of a simple one.")
     var stretched = false
 
-    struct Transition: Codable {
-        var quantity: String
-        var pressure_GPa: Double
-        var sigma_GPa: Double
-        var kind: String
-        /// Jump (discontinuous) or change of slope per GPa (smooth).
-        var change: Double
-        var significance: Double
-    }
-
-    struct Fit: Codable {
-        /// [from_GPa, to_GPa, intercept, slope] per straight piece.
-        var segments: [[Double]]
-        var chi_square: Double
-        var degrees_of_freedom: Int
-    }
-
-    struct Isotherm: Codable {
-        var temperature_K: Double
-        var points: Int
-        var transitions: [Transition]
-        var fits: [String: Fit]
-    }
-
-    struct Window: Codable {
-        var low_K: Double
-        var high_K: Double
-        var from_GPa: Double
-        var to_GPa: Double
-        var thermal_expansion: String
-    }
-
-    struct RelaxationOutput: Codable {
-        var temperature_K: Double?
-        var pressure_GPa: Double?
-        var points: Int
-        var model: String
-        var q1_slope_per_min: Double
-        var q1_slope_sigma: Double
-        var q1_limit: Double?
-        var q1_change: Double?
-        var tau_min: Double?
-        var tau_sigma_min: Double?
-        var beta: Double?
-        var start_min: Double
-    }
-
-    struct Output: Codable {
-        var isotherms: [Isotherm]
-        var thermal_expansion: [Window]
-        var relaxation: [RelaxationOutput]
-    }
+    typealias Transition = SeriesReport.Transition
+    typealias Fit = SeriesReport.Fit
+    typealias Isotherm = SeriesReport.Isotherm
+    typealias Window = SeriesReport.Window
+    typealias RelaxationOutput = SeriesReport.Relaxation
 
     func validate() throws {
         guard maxBreakpoints >= 0, stepWindow > 0, threshold > 0, pressureSigma >= 0 else {
@@ -182,8 +136,8 @@ struct SeriesCommand: ParsableCommand {
             }
             relaxations.append(entry)
         }
-        let result = Output(isotherms: isotherms, thermal_expansion: windows, relaxation: relaxations)
-        try AtomicFile.write(try JSONOutput.data(result), to: output)
+        let result = SeriesReport(isotherms: isotherms, thermal_expansion: windows, relaxation: relaxations)
+        try result.write(to: output)
         for iso in isotherms {
             print(String(format: "%.0f K (%d points):", iso.temperature_K, iso.points))
             for t in iso.transitions where t.quantity == "Q1" || t.quantity == "V" {

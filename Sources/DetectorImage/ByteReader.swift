@@ -1,3 +1,4 @@
+import BeamlineSupport
 import Foundation
 
 /// Bounds-checked reads of fixed-width numbers from a byte buffer.

@@ -24,24 +24,24 @@ import Foundation
 /// A sample's pressure is a ruby spectrum (`ruby:PATH`), the pressure standard's reflections in
 /// its own pattern (`standard`, see [pressure] standard and standard_scale), or a number in GPa.
 /// Paths are relative to the configuration file. `#` starts a comment.
-struct RunConfiguration: Equatable {
-    enum PressureSource: Equatable {
+public struct RunConfiguration: Equatable, Sendable {
+    public enum PressureSource: Equatable, Sendable {
         case ruby(String)
         case standard
         case fixed(Double)
     }
 
-    struct Sample: Equatable {
-        var name: String
-        var image: String
-        var frame: Int
-        var temperature: Double
-        var pressure: PressureSource
-        var time: Double?
+    public struct Sample: Equatable, Sendable {
+        public var name: String
+        public var image: String
+        public var frame: Int
+        public var temperature: Double
+        public var pressure: PressureSource
+        public var time: Double?
     }
 
     /// Keys each section accepts, with their defaults ("" = none; nil = required).
-    static let keys: [String: [String: String?]] = [
+    public static let keys: [String: [String: String?]] = [
         "run": ["calibrant_image": nil, "calibrant": nil, "empty_cell": "", "composition": nil, "empty_cell_frame": "0",
                 "bg_scale": "refine", "wavelength": "", "dataset": ""],
         "calibration": ["options": ""],
@@ -52,16 +52,16 @@ struct RunConfiguration: Equatable {
         "series": ["options": ""],
     ]
     /// Names the pipeline uses for its own files.
-    static let emptyCellName = "empty_cell"
+    public static let emptyCellName = "empty_cell"
 
-    var path: String
-    var settings: [String: [String: String]]
-    var samples: [Sample]
+    public var path: String
+    public var settings: [String: [String: String]]
+    public var samples: [Sample]
 
-    func value(_ section: String, _ key: String) -> String { settings[section]?[key] ?? "" }
+    public func value(_ section: String, _ key: String) -> String { settings[section]?[key] ?? "" }
 
     /// Reads and checks the file: every problem names the file and line.
-    init(contentsOf path: String, checkFiles: Bool = true) throws {
+    public init(contentsOf path: String, checkFiles: Bool = true) throws {
         let data = try InputFile.contents(of: path)
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -177,7 +177,7 @@ struct RunConfiguration: Equatable {
     }
 
     /// Make variables for pipelines/dac.mk.
-    func makefile() -> String {
+    public func makefile() -> String {
         func options(_ section: String, _ extra: [(String, String)] = []) -> String {
             (extra.filter { !$0.1.isEmpty }.map { "\($0.0) \($0.1)" } + [value(section, "options")]).filter { !$0.isEmpty }.joined(separator: " ")
         }
@@ -225,7 +225,7 @@ struct RunConfiguration: Equatable {
     }
 
     /// Temperatures, given pressures and times for `beamline peaks --conditions`.
-    func conditions() -> String {
+    public func conditions() -> String {
         var text = "name\ttemperature_K\tpressure_GPa\ttime_min\n"
         for s in samples {
             let p: String

@@ -1,0 +1,345 @@
+import BeamlineSupport
+import Foundation
+
+/// Sigma clipping in whole sweeps over the frame, never bin by bin.
+///
+/// One sweep sums, per bin, over the finite entries: S = Σ c·s, N = Σ c·n, C = Σ c,
+/// V = Σ c²·max(raw, 1) and Q = Σ c·s²/n. Then μ = S / N and the spread of the
+/// normalised intensities x = s / n is σ² = Σ c·n·(x − μ)² / N = Q / N − μ². Each
+/// iteration flags the entries with |x − μ| > k·σ and takes their terms off the five
+/// sums, so an iteration costs one pass, not three.
+///
+/// Most entries lie well inside their bin's band and stay there: a full test sweep also
+/// lists the entries outside the inner half of the band (|x − μ| > k·σ / 2), and the next
+/// iterations test only those, as long as each bin's new band still contains the old inner
+/// half (so no entry left off the list can fall outside it); otherwise the sweep is full
+/// again. The result is the same as testing every entry every time.
+extension Passes {
+    /// Number of per-bin sums carried: S, N, C, V, Q.
+    static let clipArrays = 5
+
+    func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
+        let e = engine
+        let bins = self.bins
+        var rejected = [UInt8](repeating: 0, count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
+        var sums = clipSweep(.accumulate, rejected: &rejected).sums
+        var mean = [Double](repeating: 0, count: bins)
+        var low = [Double](repeating: -.infinity, count: bins), high = [Double](repeating: .infinity, count: bins)
+        // The inner band of the last full sweep, and the entries it left outside.
+        var innerLow: [Double] = [], innerHigh: [Double] = []
+        var candidates: [[Int32]]?
+        for iteration in 0 ... clip.maxIterations {
+            var limit = [Double](repeating: .infinity, count: bins)
+            for b in 0 ..< bins {
+                let n = sums[1][b]
+                mean[b] = n > 0 ? sums[0][b] / n : 0
+                // Below two entries the spread means nothing: such a bin keeps what it has.
+                let spread = max(0, sums[4][b] / n - mean[b] * mean[b])
+                if n > 0 && sums[2][b] > 1 { limit[b] = clip.threshold * spread.squareRoot() }
+                low[b] = limit[b].isFinite ? mean[b] - limit[b] : -.infinity
+                high[b] = limit[b].isFinite ? mean[b] + limit[b] : .infinity
+            }
+            if iteration == clip.maxIterations { break }
+            let listed = candidates != nil
+                && (0 ..< bins).allSatisfy { low[$0] <= innerLow[$0] && innerHigh[$0] <= high[$0] }
+            let step: (sums: [[Double]], count: Int, candidates: [[Int32]])
+            if listed {
+                step = clipSweep(.testListed(low: low, high: high, candidates: candidates!), rejected: &rejected)
+            } else {
+                innerLow = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] - limit[$0] / 2 : -.infinity }
+                innerHigh = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] + limit[$0] / 2 : .infinity }
+                step = clipSweep(.testAll(low: low, high: high, innerLow: innerLow, innerHigh: innerHigh),
+                                 rejected: &rejected)
+                candidates = step.candidates
+            }
+            if step.count == 0 { break }
+            for a in 0 ..< Self.clipArrays {
+                for b in 0 ..< bins { sums[a][b] -= step.sums[a][b] }
+            }
+        }
+        let residual = e.settings.errorModel == .azimuthal ? moments(mean: mean, rejected: rejected)[1] : []
+        for b in 0 ..< bins where sums[1][b] > 0 && sums[2][b] > 1e-9 {
+            intensity[b] = mean[b]
+            count[b] = sums[2][b]
+            switch e.settings.errorModel {
+            case .poisson: sigma[b] = max(0, sums[3][b]).squareRoot() / sums[1][b]
+            case .azimuthal: sigma[b] = residual[b].squareRoot() / sums[1][b]
+            case .none: sigma[b] = 0
+            }
+        }
+    }
+
+    enum ClipSweep {
+        /// The five sums over every finite, unflagged entry.
+        case accumulate
+        /// Flag every unflagged finite entry outside [low, high]; list those outside the inner band.
+        case testAll(low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double])
+        /// Flag the listed entries outside [low, high] (overflow entries are always tested).
+        case testListed(low: [Double], high: [Double], candidates: [[Int32]])
+    }
+
+    /// Runs a sweep on every worker; a test sweep returns the sums over the entries it
+    /// flagged, their number and (`testAll`) the new candidate lists, one per worker.
+    func clipSweep(_ sweep: ClipSweep, rejected: inout [UInt8])
+        -> (sums: [[Double]], count: Int, candidates: [[Int32]]) {
+        let lanes = self.lanes, bins = self.bins
+        let e = engine
+        let parts = e.partition
+        let size = Self.clipArrays * lanes * bins
+        var storage = [Double](repeating: 0, count: parts.count * size)
+        var counts = [Int](repeating: 0, count: parts.count)
+        var lists = [[Int32]](repeating: [], count: parts.count)
+        let slotEntries = e.pixelNorm.count * e.slotsPerPixel
+        let infinite = [Double](repeating: .infinity, count: bins)
+        let negative = [Double](repeating: -.infinity, count: bins)
+        var bands = (low: negative, high: infinite, innerLow: negative, innerHigh: infinite)
+        var listed: [[Int32]]?
+        switch sweep {
+        case .accumulate: break
+        case let .testAll(low, high, innerLow, innerHigh): bands = (low, high, innerLow, innerHigh)
+        case let .testListed(low, high, candidates):
+            bands.low = low
+            bands.high = high
+            listed = candidates
+        }
+        let testing: Bool = { if case .accumulate = sweep { return false } else { return true } }()
+        storage.withUnsafeMutableBufferPointer { all in
+            rejected.withUnsafeMutableBufferPointer { flags in
+                counts.withUnsafeMutableBufferPointer { countOut in
+                    lists.withUnsafeMutableBufferPointer { listOut in
+                        Parallel.forEach(parts) { part, range in
+                            let kernel = ClipKernel(
+                                engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
+                                sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
+                                low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
+                            var flagged = 0
+                            if let listed {
+                                flagged = kernel.testListed(listed[part])
+                            } else {
+                                flagged = kernel.sweep(range, testing: testing, candidates: &listOut[part])
+                            }
+                            // The few entries that did not fit in the slots: always tested in full.
+                            for o in e.overflowPartition[part] {
+                                let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
+                                let raw = px[p]
+                                guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
+                                let s = Double(e.dark.map { raw - $0[p] } ?? raw), n = Double(e.pixelNorm[p])
+                                let x = s / n
+                                if testing {
+                                    guard x < bands.low[bin] || x > bands.high[bin] else { continue }
+                                    flags[slotEntries + o] = 1
+                                    flagged += 1
+                                }
+                                kernel.sink.add(bin: bin + (p & (lanes - 1)) * bins, c: c, s: s, n: n, sx: s * (s / n),
+                                                variance: Double(max(raw, 1)))
+                            }
+                            countOut[part] = flagged
+                        }
+                    }
+                }
+            }
+        }
+        var result = [[Double]](repeating: [Double](repeating: 0, count: bins), count: Self.clipArrays)
+        for a in 0 ..< Self.clipArrays {
+            for part in 0 ..< parts.count {
+                for lane in 0 ..< lanes {
+                    let offset = part * size + (a * lanes + lane) * bins
+                    for b in 0 ..< bins { result[a][b] += storage[offset + b] }
+                }
+            }
+        }
+        return (result, counts.reduce(0, +), lists)
+    }
+
+    /// Five accumulator arrays of `lanes × bins` doubles from `base`: S, N, C, V, Q.
+    struct ClipSink {
+        let base: UnsafeMutablePointer<Double>
+        let lanes: Int
+        let bins: Int
+
+        @inline(__always)
+        func add(bin b: Int, c: Double, s: Double, n: Double, sx: Double, variance v: Double) {
+            let stride = lanes &* bins
+            base[b] += c * s
+            base[stride &+ b] += c * n
+            base[2 &* stride &+ b] += c
+            base[3 &* stride &+ b] += c * c * v
+            base[4 &* stride &+ b] += c * sx
+        }
+    }
+
+    /// One worker's sweeps over its pixels' slots.
+    struct ClipKernel {
+        let engine: IntegrationEngine
+        let px: UnsafePointer<Float>
+        let flags: UnsafeMutablePointer<UInt8>
+        let sink: ClipSink
+        let low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double]
+
+        /// Every slot of `range`: without `testing` sums all unflagged entries; with it flags
+        /// those outside [low, high], sums them, and lists in `candidates` those left inside
+        /// [low, high] but outside [innerLow, innerHigh].
+        func sweep(_ range: Range<Int>, testing: Bool, candidates: inout [Int32]) -> Int {
+            let e = engine
+            if e.slotBin16.isEmpty {
+                return e.slotBin32.withUnsafeBufferPointer {
+                    run($0.baseAddress!, invalid: UInt32.max, range, testing: testing, candidates: &candidates)
+                }
+            }
+            return e.slotBin16.withUnsafeBufferPointer {
+                run($0.baseAddress!, invalid: UInt16.max, range, testing: testing, candidates: &candidates)
+            }
+        }
+
+        /// The listed slot entries only.
+        func testListed(_ list: [Int32]) -> Int {
+            let e = engine
+            if e.slotBin16.isEmpty { return e.slotBin32.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) } }
+            return e.slotBin16.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) }
+        }
+
+        @inline(__always)
+        private func run<Bin: FixedWidthInteger>(_ slotBin: UnsafePointer<Bin>, invalid: Bin, _ range: Range<Int>,
+                                                 testing: Bool, candidates: inout [Int32]) -> Int {
+            let e = engine
+            let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
+            guard testing else {
+                Self.accumulate(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, sink)
+                return 0
+            }
+            // The inner band as (low, high) pairs, one cache line for both; with 16-bit bins the
+            // table covers every bin value, and the sentinel's band takes everything, so the
+            // common path needs no other test.
+            let tableSize = Bin.bitWidth == 16 ? 65536 : sink.bins
+            var inner = [Double](repeating: 0, count: 2 * tableSize)
+            for b in 0 ..< tableSize {
+                inner[2 * b] = b < sink.bins ? innerLow[b] : -.infinity
+                inner[2 * b + 1] = b < sink.bins ? innerHigh[b] : .infinity
+            }
+            return inner.withUnsafeBufferPointer { inner in
+                low.withUnsafeBufferPointer { low in
+                    high.withUnsafeBufferPointer { high in
+                        Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, flags,
+                                  inner.baseAddress!,
+                                  Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink, &candidates)
+                    }
+                }
+            }
+        }
+
+        /// The five sums over every finite entry (nothing is flagged yet).
+        @inline(never)
+        static func accumulate<Bin: FixedWidthInteger>(_ px: UnsafePointer<Float>, _ dark: UnsafePointer<Float>?,
+                                                      _ slotBin: UnsafePointer<Bin>, _ invalid: Bin,
+                                                      _ share: UnsafePointer<Float>?, _ slots: Int,
+                                                      _ norm: UnsafePointer<Float>, _ range: Range<Int>,
+                                                      _ sink: ClipSink) {
+            let laneMask = sink.lanes &- 1, bins = sink.bins
+            for p in range {
+                let raw = px[p]
+                guard raw.isFinite else { continue }
+                let s = Double(dark.map { raw - $0[p] } ?? raw), n = Double(norm[p])
+                // A pixel left out of the engine has normalisation 0 and only padding slots.
+                guard n > 0 else { continue }
+                let sx = s * (s / n), v = Double(max(raw, 1))
+                let laneOffset = (p & laneMask) &* bins
+                let first = p &* slots
+                if let share {
+                    // Padding slots have share 0 and add nothing.
+                    for j in first ..< first &+ slots {
+                        sink.add(bin: Int(slotBin[j]) &+ laneOffset, c: Double(share[j]), s: s, n: n, sx: sx,
+                                 variance: v)
+                    }
+                } else if slotBin[first] != invalid {
+                    sink.add(bin: Int(slotBin[first]) &+ laneOffset, c: 1, s: s, n: n, sx: sx, variance: v)
+                }
+            }
+        }
+
+        /// Flags the unflagged entries outside [low, high] and sums them; lists in `candidates`
+        /// those inside it but outside the inner band.
+        @inline(never)
+        static func test<Bin: FixedWidthInteger>(_ px: UnsafePointer<Float>, _ dark: UnsafePointer<Float>?,
+                                                _ slotBin: UnsafePointer<Bin>, _ invalid: Bin,
+                                                _ share: UnsafePointer<Float>?, _ slots: Int,
+                                                _ norm: UnsafePointer<Float>, _ range: Range<Int>,
+                                                _ flags: UnsafeMutablePointer<UInt8>, _ inner: UnsafePointer<Double>,
+                                                _ sentinelInTable: Bool,
+                                                _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
+                                                _ sink: ClipSink, _ candidates: inout [Int32]) -> Int {
+            var flagged = 0
+            candidates.reserveCapacity(range.count / 2)
+            for p in range {
+                let raw = px[p]
+                guard raw.isFinite, norm[p] > 0 else { continue }
+                let x = Double(dark.map { raw - $0[p] } ?? raw) / Double(norm[p])
+                let first = p &* slots
+                for j in first ..< first &+ slots {
+                    // Padding slots repeat the pixel's last bin: they pass or fail with it,
+                    // and `outside` skips them by their share 0.
+                    let bin = slotBin[j]
+                    if !sentinelInTable && bin == invalid { continue }
+                    let b = Int(bin) &* 2
+                    if x >= inner[b] && x <= inner[b &+ 1] { continue }
+                    if x >= low[Int(bin)] && x <= high[Int(bin)] {
+                        // Padding slots may be listed too; `testListed` skips them by their share.
+                        if flags[j] == 0 { candidates.append(Int32(j)) }
+                        continue
+                    }
+                    flagged &+= outside(p: p, j: j, x: x, raw: raw, px, dark, slotBin, invalid, share, slots, norm,
+                                        flags,
+                                        low, high, sink, &candidates)
+                }
+            }
+            return flagged
+        }
+
+        /// An entry outside its inner band: listed, or flagged and summed; returns 1 if flagged.
+        @inline(never)
+        static func outside<Bin: FixedWidthInteger>(p: Int, j: Int, x: Double, raw: Float, _ px: UnsafePointer<Float>,
+                                                   _ dark: UnsafePointer<Float>?, _ slotBin: UnsafePointer<Bin>,
+                                                   _ invalid: Bin, _ share: UnsafePointer<Float>?, _ slots: Int,
+                                                   _ norm: UnsafePointer<Float>, _ flags: UnsafeMutablePointer<UInt8>,
+                                                   _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
+                                                   _ sink: ClipSink, _ candidates: inout [Int32]) -> Int {
+            let bin = slotBin[j]
+            guard bin != invalid, flags[j] == 0 else { return 0 }
+            let c = share.map { Double($0[j]) } ?? 1
+            guard c != 0 else { return 0 }
+            let b = Int(bin)
+            if x >= low[b] && x <= high[b] {
+                candidates.append(Int32(j))
+                return 0
+            }
+            flags[j] = 1
+            let s = Double(dark.map { raw - $0[p] } ?? raw), n = Double(norm[p])
+            sink.add(bin: b &+ (p & (sink.lanes &- 1)) &* sink.bins, c: c, s: s, n: n, sx: s * (s / n),
+                     variance: Double(max(raw, 1)))
+            return 1
+        }
+
+        private func testListed<Bin: FixedWidthInteger>(_ list: [Int32], _ slotBin: UnsafePointer<Bin>) -> Int {
+            let e = engine
+            let slots = e.slotsPerPixel, laneMask = sink.lanes &- 1, bins = sink.bins
+            let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
+            var flagged = 0
+            for entry in list {
+                let j = Int(entry)
+                guard flags[j] == 0 else { continue }
+                let p = j / slots
+                let raw = px[p]
+                let s = Double(dark.map { raw - $0[p] } ?? raw), n = Double(norm[p])
+                let x = s / n
+                let b = Int(slotBin[j])
+                if x >= low[b] && x <= high[b] { continue }
+                let c = share.map { Double($0[j]) } ?? 1
+                if c == 0 { continue }
+                flags[j] = 1
+                flagged &+= 1
+                sink.add(bin: b &+ (p & laneMask) &* bins, c: c, s: s, n: n, sx: s * (s / n),
+                         variance: Double(max(raw, 1)))
+            }
+            return flagged
+        }
+    }
+}

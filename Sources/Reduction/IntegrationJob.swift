@@ -1,0 +1,133 @@
+import BeamlineSupport
+import Calibration
+import DetectorImage
+import Foundation
+import Integration
+
+/// Which pattern files a frame gives.
+public enum PatternFileFormat: String, Sendable, CaseIterable {
+    case xy, chi, both
+}
+
+/// Integrates every frame of some images with one prepared engine, each frame read once:
+/// its invalid pixels and (when searched) its spots are masked, the optional mask file for
+/// inspection is written, then the pattern (and cake) files.
+public struct IntegrationJob {
+    public var prepared: PreparedIntegration
+    /// An engine for the 2D cake, when one is asked for.
+    public var cakeEngine: IntegrationEngine?
+    public var cakeFormat: IntegrationOutput.CakeFormat = .edf
+    public var outputDirectory: String
+    public var format: PatternFileFormat = .xy
+    /// Only this frame of each input.
+    public var frame: Int?
+    /// The output name for a single image and frame, instead of the image's.
+    public var name: String?
+    /// Where to write the frame's full mask (static, invalid pixels, spots); single frame only.
+    public var maskOutput: String?
+    public var sigmaClip: SigmaClip?
+    public var dummy: Float?
+    public var deltaDummy: Float = 0
+    public var normalizeExposure = false
+    public var monitor: Double?
+    public var program: String
+    public var poniPath: String?
+
+    public init(prepared: PreparedIntegration, outputDirectory: String, program: String) {
+        self.prepared = prepared
+        self.outputDirectory = outputDirectory
+        self.program = program
+    }
+
+    /// What one frame gave.
+    public struct FrameReport: Sendable {
+        public var name: String
+        public var source: FrameID
+        public var spotPixels: Int
+        public var invalidPixels: Int
+    }
+
+    /// Integrates every frame (or `frame`) of `sources`; returns one report per frame.
+    public func run(_ sources: [any ImageSource]) throws -> [FrameReport] {
+        let g = prepared.engine.geometry
+        for source in sources where source.width != g.width || source.height != g.height {
+            throw BeamlineError(path: source.path, "image is \(source.width)x\(source.height) but the geometry"
+                                + "\(poniPath.map { " (\($0))" } ?? "") is \(g.width)x\(g.height)")
+        }
+        var selected: [(any ImageSource, Int, String)] = []
+        var names = Set<String>()
+        for source in sources {
+            let stem = URL(fileURLWithPath: source.path).deletingPathExtension().lastPathComponent
+            if let frame, frame >= source.frameCount {
+                throw BeamlineError(path: source.path,
+                                    "has \(source.frameCount) frame(s); --frame \(frame) does not exist")
+            }
+            if name != nil, frame == nil, source.frameCount > 1 {
+                throw BeamlineError(path: source.path, "has \(source.frameCount) frames: --name needs --frame")
+            }
+            for index in frame.map({ [$0] }) ?? Array(0 ..< source.frameCount) {
+                let name = self.name ?? (source.frameCount == 1 ? stem : String(format: "%@_%04d", stem, index))
+                guard names.insert(name).inserted else {
+                    throw BeamlineError(path: source.path, "two inputs would both write \(name).xy; rename one")
+                }
+                selected.append((source, index, name))
+            }
+        }
+        if maskOutput != nil, selected.count != 1 {
+            throw BeamlineError("--mask-output needs exactly one image and frame (\(selected.count) selected)")
+        }
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        return try selected.map { try integrate($0.0, index: $0.1, name: $0.2) }
+    }
+
+    func integrate(_ source: any ImageSource, index: Int, name: String) throws -> FrameReport {
+        var frame = try source.frame(at: index)
+        var invalid = 0
+        if prepared.setup.useValidityMask { invalid = source.validity.invalidate(&frame.pixels) }
+        var spotPixels = 0
+        var spots: Mask?
+        if let search = prepared.setup.spotSearch, let rings = prepared.rings {
+            let found = MaskBuilder.spots(frame, rings: rings, k: search.threshold, grow: search.grow)
+            spots = found
+            for i in found.values.indices where found.values[i] != 0 && frame.pixels[i].isFinite {
+                frame.pixels[i] = .nan
+                spotPixels += 1
+            }
+        }
+        if let maskOutput {
+            var full = prepared.staticMask ?? Mask(width: frame.width, height: frame.height)
+            for i in full.values.indices where !frame.pixels[i].isFinite { full.values[i] = 1 }
+            if let spots { full = try full.union(spots) }
+            try full.write(to: maskOutput)
+        }
+        var factor = monitor ?? 1
+        if normalizeExposure {
+            guard let t = frame.metadata.exposureTime, t > 0 else {
+                throw BeamlineError(path: source.path, "--normalize-exposure: the header gives no exposure time")
+            }
+            factor *= t
+        }
+        var description = prepared.maskDescription
+        if prepared.setup.spotSearch != nil { description += " + spots (\(spotPixels) pixels)" }
+        let provenance = IntegrationProvenance(
+            program: program, source: frame.id, frameCount: source.frameCount, poniPath: poniPath,
+            maskDescription: description, darkPath: prepared.setup.darkPath, flatPath: prepared.setup.flatPath,
+            normalization: factor, dummy: dummy, sigmaClip: sigmaClip)
+        let engine = prepared.engine
+        let result = try engine.integrate(frame.pixels, normalization: factor, dummy: dummy, deltaDummy: deltaDummy,
+                                          sigmaClip: sigmaClip)
+        let header = provenance.headerLines(engine: engine)
+        let base = (outputDirectory as NSString).appendingPathComponent(name)
+        if let cakeEngine {
+            let cake = try cakeEngine.integrate(frame.pixels, normalization: factor, dummy: dummy,
+                                                deltaDummy: deltaDummy)
+            try IntegrationOutput.writeCake(cake, header: provenance.headerLines(engine: cakeEngine),
+                                            to: base + ".cake." + (cakeFormat == .edf ? "edf" : "tif"),
+                                            format: cakeFormat)
+        }
+        // The .xy last: it is the file make waits for.
+        if format != .xy { try IntegrationOutput.writeCHI(result, header: header, to: base + ".chi") }
+        if format != .chi { try IntegrationOutput.writeXY(result, header: header, to: base + ".xy") }
+        return FrameReport(name: name, source: frame.id, spotPixels: spotPixels, invalidPixels: invalid)
+    }
+}
