@@ -544,9 +544,16 @@ struct CLITests {
         let ran = commands(third)
         #expect(third.status == 0)
         #expect(ran.filter { $0 == "calibrate" }.count == 1)
+        #expect(ran.filter { $0 == "prepare" }.count == 1, "the engine is built once per run: \(ran)")
         #expect(ran.filter { $0 == "integrate" }.count == 15)
         #expect(ran.filter { $0 == "sq" }.count == 14)
         #expect(ran.contains("report") && !ran.contains("pressure"))
+        // A new image file for one sample: that image only, with the run's engine as it is.
+        let image = dir + "/pipelines/example/data/images/glass_293K_02.mar640"
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: image)
+        let one = commands(try make())
+        #expect(one.filter { $0 == "integrate" }.count == 1 && !one.contains("prepare") && !one.contains("calibrate"), "\(one)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/pipelines/example/out/masks/glass_293K_02.tif"))
         // A changed composition in the run's configuration redoes S(Q) and what follows only.
         let config = dir + "/pipelines/example/run.conf"
         try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "composition = Ce65Co25Al10", with: "composition = Ce60Co30Al10")
