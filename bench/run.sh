@@ -60,13 +60,15 @@ end=$(date +%s.%N)
 pipeline_s=$(python3 -c "print(f'{$end - $start:.1f}')")
 
 "$VENV/bin/python" - "$RUN" "$pipeline_s" "$BEAMLINE" <<'PY'
-import collections, glob, os, re, resource, shutil, subprocess, sys, time
+import collections, glob, logging, os, re, resource, shutil, subprocess, sys, time
 import numpy as np
 import fabio, pyFAI
 from fabio import mar345image
 from fabio.ext import mar345_IO
 
 run, pipeline_s, beamline = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+# pyFAI warns that sigma_clip_ng is meant without pixel splitting; bbox is asked for on both sides.
+logging.getLogger("pyFAI").setLevel(logging.ERROR)
 
 # Peak RSS per stage (the subcommand of each beamline recipe).
 stages = collections.defaultdict(lambda: [0, 0, 0.0])

@@ -1,3 +1,4 @@
+import BeamlineSupport
 /// Which pixels a detector could not measure, by the conventions of the file it wrote.
 ///
 /// pyFAI attaches such a mask to each detector definition; here it comes from the file:
@@ -103,12 +104,21 @@ public struct DetectorValidity: Sendable, Equatable {
     @discardableResult
     public func invalidate(_ pixels: inout [Float]) -> Int {
         guard zeroIsUnread || negativeIsMarker || marker != nil || dummy != nil else { return 0 }
-        var count = 0
-        for i in pixels.indices where pixels[i].isFinite && reason(for: pixels[i]) != nil {
-            pixels[i] = .nan
-            count += 1
+        let rules = self
+        var counts = [Int](repeating: 0, count: Parallel.workers)
+        pixels.withUnsafeMutableBufferPointer { values in
+            counts.withUnsafeMutableBufferPointer { countOut in
+                Parallel.forEachChunk(values.count) { part, range in
+                    var count = 0
+                    for i in range where values[i].isFinite && rules.reason(for: values[i]) != nil {
+                        values[i] = .nan
+                        count += 1
+                    }
+                    countOut[part] = count
+                }
+            }
         }
-        return count
+        return counts.reduce(0, +)
     }
 
     /// Invalid pixels of `frame` and how many for each reason (a pixel counts once, for the

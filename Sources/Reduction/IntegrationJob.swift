@@ -48,7 +48,9 @@ public struct IntegrationJob {
     }
 
     /// Integrates every frame (or `frame`) of `sources`; returns one report per frame.
-    public func run(_ sources: [any ImageSource]) throws -> [FrameReport] {
+    /// `firstRead` is the first frame already being read (`FrameRead(sources[0], index:)`, started
+    /// before the engine was built), used when it is the first frame selected.
+    public func run(_ sources: [any ImageSource], firstRead: FrameRead? = nil) throws -> [FrameReport] {
         let g = prepared.engine.geometry
         for source in sources where source.width != g.width || source.height != g.height {
             throw BeamlineError(path: source.path, "image is \(source.width)x\(source.height) but the geometry"
@@ -77,11 +79,48 @@ public struct IntegrationJob {
             throw BeamlineError("--mask-output needs exactly one image and frame (\(selected.count) selected)")
         }
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        return try selected.map { try integrate($0.0, index: $0.1, name: $0.2) }
+        // The next frame is decoded on another thread while this one is integrated: decoding is
+        // serial and would leave a core idle. One decode at a time, so no reader is ever used
+        // from two threads at once.
+        var reports: [FrameReport] = []
+        var pending: FrameRead?
+        if let first = selected.first {
+            let same = firstRead.map { $0.index == first.1 && $0.source.path == first.0.path } ?? false
+            pending = same ? firstRead : FrameRead(first.0, index: first.1)
+        }
+        for (k, item) in selected.enumerated() {
+            let frame = try pending!.result()
+            pending = k + 1 < selected.count ? FrameRead(selected[k + 1].0, index: selected[k + 1].1) : nil
+            reports.append(try integrate(frame, from: item.0, name: item.2))
+        }
+        return reports
     }
 
-    func integrate(_ source: any ImageSource, index: Int, name: String) throws -> FrameReport {
-        var frame = try source.frame(at: index)
+    /// A frame being read on a background thread.
+    public final class FrameRead: @unchecked Sendable {
+        let source: any ImageSource
+        let index: Int
+        private let done = DispatchSemaphore(value: 0)
+        private var outcome: Result<Frame, any Error>?
+
+        public init(_ source: any ImageSource, index: Int) {
+            self.source = source
+            self.index = index
+            DispatchQueue.global().async { [self] in
+                outcome = Result { try source.frame(at: index) }
+                done.signal()
+            }
+        }
+
+        func result() throws -> Frame {
+            done.wait()
+            done.signal()
+            return try outcome!.get()
+        }
+    }
+
+    func integrate(_ read: Frame, from source: any ImageSource, name: String) throws -> FrameReport {
+        var frame = read
         var invalid = 0
         if prepared.setup.useValidityMask { invalid = source.validity.invalidate(&frame.pixels) }
         var spotPixels = 0

@@ -54,6 +54,8 @@ struct IntegrateCommand: ParsableCommand {
 
     func run() throws {
         let sources = try images.map { try DetectorImageFile.open($0, dataset: integration.dataset) }
+        // The first frame is read while the engine is built (or mapped).
+        let firstRead = (frame ?? 0) < sources[0].frameCount ? IntegrationJob.FrameRead(sources[0], index: frame ?? 0) : nil
         let setup = try integration.setup(shapeFrom: sources[0])
         let prepared = try PreparedIntegration(setup, validity: sources[0].validity, cache: engine, note: printError)
         var job = IntegrationJob(prepared: prepared, outputDirectory: output, program: "beamline \(Beamline.version)")
@@ -76,6 +78,6 @@ struct IntegrateCommand: ParsableCommand {
         job.normalizeExposure = perFrame.normalizeExposure
         job.monitor = perFrame.monitor
         job.poniPath = integration.poni
-        _ = try job.run(sources)
+        _ = try job.run(sources, firstRead: firstRead)
     }
 }
