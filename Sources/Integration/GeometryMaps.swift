@@ -26,7 +26,8 @@ public struct GeometryMaps: Sendable {
     public let cornerChi: [Float]?
 
     public init(geometry g: DetectorGeometry, unit: RadialUnit, chi wantChi: Bool, solidAngle wantSolidAngle: Bool,
-                polarizationFactor: Double?, polarizationAxisOffset: Double = 0, corners: Bool) throws {
+                polarizationFactor: Double?, polarizationAxisOffset: Double = 0, corners: Bool,
+                cornerChi wantCornerChi: Bool = true) throws {
         try g.validate()
         let wavelength = g.wavelengthAngstrom ?? .nan
         if unit.needsWavelength && !(wavelength > 0) {
@@ -92,7 +93,8 @@ public struct GeometryMaps: Sendable {
             let rowCorner = (0 ..< ch).map { g.planePosition(row: Double($0), column: 0).0 }
             let colCorner = (0 ..< cw).map { g.planePosition(row: 0, column: Double($0)).1 }
             var cornerRadial = [Float](repeating: 0, count: ch * cw)
-            var cornerChi = [Float](repeating: 0, count: ch * cw)
+            // χ at the corners (an arctangent each) only where shares depend on it: 2D and full splitting.
+            var cornerChi = [Float](repeating: 0, count: wantCornerChi ? ch * cw : 0)
             cornerRadial.withUnsafeMutableBufferPointer { rOut in
                 cornerChi.withUnsafeMutableBufferPointer { cOut in
                     Parallel.forEachChunk(ch) { _, rows in
@@ -103,14 +105,14 @@ public struct GeometryMaps: Sendable {
                                 let p2 = colCorner[j]
                                 let t1 = a1 + m[1] * p2, t2 = a2 + m[4] * p2, t3 = a3 + m[7] * p2
                                 rOut[i * cw + j] = Float(Self.radialValue(unit, t1, t2, t3, wavelength))
-                                cOut[i * cw + j] = Float(atan2(t1, t2) * (180 / .pi))
+                                if wantCornerChi { cOut[i * cw + j] = Float(atan2(t1, t2) * (180 / .pi)) }
                             }
                         }
                     }
                 }
             }
             self.cornerRadial = cornerRadial
-            self.cornerChi = cornerChi
+            self.cornerChi = wantCornerChi ? cornerChi : nil
         } else {
             cornerRadial = nil
             cornerChi = nil

@@ -168,7 +168,7 @@ public struct IntegrationEngine: Sendable {
         let maps = try GeometryMaps(geometry: geometry, unit: settings.unit, chi: needChi, solidAngle: settings.solidAngle,
                                     polarizationFactor: settings.polarizationFactor,
                                     polarizationAxisOffset: settings.polarizationAxisOffset,
-                                    corners: settings.method != .none)
+                                    corners: settings.method != .none, cornerChi: is2D || settings.method == .full)
 
         // Which pixels take part: unmasked, finite geometry, positive flat, inside the azimuth range.
         var valid = [Bool](repeating: true, count: n)
@@ -199,7 +199,8 @@ public struct IntegrationEngine: Sendable {
         // Per-pixel radial interval (and azimuthal interval for 2D bbox).
         var radialLow = maps.radial, radialHigh = maps.radial
         var chiLow: [Double] = [], chiHigh: [Double] = []
-        if settings.method != .none, let cr = maps.cornerRadial, let cc = maps.cornerChi {
+        if settings.method != .none, let cr = maps.cornerRadial {
+            let cc = maps.cornerChi ?? []
             let cw = w + 1
             if is2D { chiLow = [Double](repeating: 0, count: n); chiHigh = chiLow }
             // Every radial unit here is ≥ 0, so intervals are clipped at 0 (as pyFAI does).
