@@ -10,14 +10,14 @@ let comptonWavelength = 0.02426310238
 /// following PDFgetX2 (Qiu, Thompson & Billinge, J. Appl. Cryst. 37 (2004) 678) and
 /// Eggert et al. (Phys. Rev. B 65 (2002) 174105).
 public struct StructureFactorSettings: Sendable {
-    public enum Definition: String, Sendable {
+    public enum Definition: String, Sendable, CaseIterable {
         /// Faber–Ziman: S = 1 + (αI − ⟨f²⟩ − C) / ⟨f⟩²
         case faberZiman = "faber-ziman"
         /// Ashcroft–Langreth-type normalisation: S = (αI − C) / ⟨f²⟩
         case ashcroftLangreth = "ashcroft-langreth"
     }
 
-    public enum Normalization: String, Sendable {
+    public enum Normalization: String, Sendable, CaseIterable {
         /// Scale so that αI follows ⟨f²⟩ + C over the top of the Q range.
         case highQ = "high-q"
         /// Krogh-Moe / Norman: ∫ Q² [S(Q) − 1] dQ = −2π²ρ₀ (needs the density).

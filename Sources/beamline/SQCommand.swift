@@ -5,6 +5,10 @@ import Reduction
 import PatternIO
 import StructureFactor
 
+extension StructureFactorSettings.Normalization: ExpressibleByArgument {}
+extension StructureFactorSettings.Definition: ExpressibleByArgument {}
+extension FormFactorSource: ExpressibleByArgument {}
+
 struct SQCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sq",
@@ -79,13 +83,16 @@ struct SQCommand: ParsableCommand {
     var kaplowIterations = 0
 
     @Option(help: "Normalisation: high-q or krogh-moe.")
-    var normalization = "high-q"
+    var normalization: StructureFactorSettings.Normalization = .highQ
 
     @Option(help: "S(Q) definition: faber-ziman or ashcroft-langreth.")
-    var definition = "faber-ziman"
+    var definition: StructureFactorSettings.Definition = .faberZiman
 
-    @Option(help: "Form factors: waasmaier1995 (analytic, Waasmaier & Kirfel) or hubbell1979 (relativistic Hartree-Fock tables).")
-    var formFactors = "hubbell1979"
+    @Option(help: """
+        Form factors: waasmaier1995 (analytic, Waasmaier & Kirfel) or hubbell1979 (relativistic \
+        Hartree-Fock tables).
+        """)
+    var formFactors: FormFactorSource = .hubbell1979
 
     @Option(help: "Breit-Dirac exponent of the Compton recoil factor.")
     var breitDirac = 2.0
@@ -149,13 +156,7 @@ struct SQCommand: ParsableCommand {
             }
             return value
         }
-        guard let norm = StructureFactorSettings.Normalization(rawValue: normalization) else {
-            throw ValidationError("unknown normalisation \(normalization)")
-        }
-        guard let def = StructureFactorSettings.Definition(rawValue: definition) else {
-            throw ValidationError("unknown definition \(definition)")
-        }
-        guard let source = FormFactorSource(rawValue: formFactors) else { throw ValidationError("unknown form factors \(formFactors)") }
+        let norm = normalization, def = definition, source = formFactors
         let backgroundPattern = try background.map { try PatternFile.read($0) }
         var anomalous: [String: Double] = [:]
         for item in fPrime {
