@@ -113,21 +113,61 @@ public enum MaskBuilder {
         let bins = rings.count, unassigned = RingIndex.unassigned
         var mask = Mask(width: frame.width, height: frame.height)
         guard bins > 0 else { return mask }
+        // Gather each ring's finite values, on every core: each part of the image counts its
+        // pixels per ring, then writes them after the earlier parts' (the order within a ring
+        // does not matter to the order statistics taken of it).
+        let parts = max(1, min(Parallel.workers, n))
+        var partCounts = [[Int]](repeating: [Int](repeating: 0, count: bins), count: parts)
+        rings.ring.withUnsafeBufferPointer { ring in
+            frame.pixels.withUnsafeBufferPointer { pixels in
+                partCounts.withUnsafeMutableBufferPointer { countsOut in
+                    Parallel.forEachChunk(n, parts: parts) { part, range in
+                        var local = [Int](repeating: 0, count: bins)
+                        for i in range where ring[i] != unassigned && pixels[i].isFinite { local[Int(ring[i])] += 1 }
+                        countsOut[part] = local
+                    }
+                }
+            }
+        }
         var counts = [Int](repeating: 0, count: bins)
-        for i in 0 ..< n where rings.ring[i] != unassigned && frame.pixels[i].isFinite { counts[Int(rings.ring[i])] += 1 }
         var start = [Int](repeating: 0, count: bins + 1)
-        for b in 0 ..< bins { start[b + 1] = start[b] + counts[b] }
+        var partStart = [[Int]](repeating: [Int](repeating: 0, count: bins), count: parts)
+        for b in 0 ..< bins {
+            var offset = start[b]
+            for part in 0 ..< parts {
+                partStart[part][b] = offset
+                offset += partCounts[part][b]
+            }
+            counts[b] = offset - start[b]
+            start[b + 1] = offset
+        }
         var values = [Float](repeating: 0, count: start[bins])
-        var cursor = start
-        for i in 0 ..< n where rings.ring[i] != unassigned && frame.pixels[i].isFinite {
-            let b = Int(rings.ring[i])
-            values[cursor[b]] = frame.pixels[i]
-            cursor[b] += 1
+        rings.ring.withUnsafeBufferPointer { ring in
+            frame.pixels.withUnsafeBufferPointer { pixels in
+                values.withUnsafeMutableBufferPointer { out in
+                    Parallel.forEachChunk(n, parts: parts) { part, range in
+                        var cursor = partStart[part]
+                        for i in range where ring[i] != unassigned && pixels[i].isFinite {
+                            let b = Int(ring[i])
+                            out[cursor[b]] = pixels[i]
+                            cursor[b] += 1
+                        }
+                    }
+                }
+            }
         }
         var limit = [Float](repeating: .infinity, count: bins)
         values.withUnsafeMutableBufferPointer { all in
             limit.withUnsafeMutableBufferPointer { limitOut in
-                Parallel.forEachChunk(bins) { _, chunk in
+                // Rings split between the cores by their number of values (outer rings hold more).
+                var ringParts: [Range<Int>] = []
+                var first = 0
+                for b in 0 ..< bins where start[b + 1] * parts >= start[bins] * (ringParts.count + 1) && ringParts.count < parts - 1 {
+                    ringParts.append(first ..< b + 1)
+                    first = b + 1
+                }
+                ringParts.append(first ..< bins)
+                Parallel.forEach(ringParts) { _, chunk in
                     for b in chunk where counts[b] >= 8 {
                         let slice = UnsafeMutableBufferPointer(rebasing: all[start[b] ..< start[b + 1]])
                         // The upper median, as sorting and taking element count / 2 gives.

@@ -128,10 +128,22 @@ public struct IntegrationJob {
         if let search = prepared.setup.spotSearch, let rings = prepared.rings {
             let found = MaskBuilder.spots(frame, rings: rings, k: search.threshold, grow: search.grow)
             spots = found
-            for i in found.values.indices where found.values[i] != 0 && frame.pixels[i].isFinite {
-                frame.pixels[i] = .nan
-                spotPixels += 1
+            var counts = [Int](repeating: 0, count: Parallel.workers)
+            frame.pixels.withUnsafeMutableBufferPointer { pixels in
+                found.values.withUnsafeBufferPointer { spot in
+                    counts.withUnsafeMutableBufferPointer { countOut in
+                        Parallel.forEachChunk(pixels.count) { part, range in
+                            var count = 0
+                            for i in range where spot[i] != 0 && pixels[i].isFinite {
+                                pixels[i] = .nan
+                                count += 1
+                            }
+                            countOut[part] = count
+                        }
+                    }
+                }
             }
+            spotPixels = counts.reduce(0, +)
         }
         if let maskOutput {
             var full = prepared.staticMask ?? Mask(width: frame.width, height: frame.height)
