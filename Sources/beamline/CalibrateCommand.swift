@@ -47,14 +47,13 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Largest acceptable RMS 2θ residual, degrees.")
     var maxRms = 0.02
 
-    @Option(help: "HDF5 dataset.")
-    var dataset: String?
+    @OptionGroup var hdf5: DatasetOption
 
     @Option(name: [.short, .customLong("output")], help: "Output .poni file.")
     var output: String
 
     func run() throws {
-        let frame = try DetectorImageFile.readFrame(image, dataset: dataset)
+        let frame = try DetectorImageFile.readFrame(image, dataset: hdf5.dataset)
         guard let lambda = wavelength ?? frame.metadata.wavelength else {
             throw BeamlineError(path: image, "no wavelength: give --wavelength (Å); the header states none")
         }

@@ -23,14 +23,13 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Frame of a multi-frame input.")
     var frame = 0
 
-    @Option(help: "HDF5 dataset holding the frames (default /entry/data/data).")
-    var dataset: String?
+    @OptionGroup var hdf5: DatasetOption
 
     @Flag(help: "Write integer (uint32) TIFF/EDF pixels instead of float32.")
     var integer = false
 
     func run() throws {
-        let image = try DetectorImageFile.readFrame(input, index: frame, dataset: dataset)
+        let image = try DetectorImageFile.readFrame(input, index: frame, dataset: hdf5.dataset)
         let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
         switch ext {
         case "tif", "tiff":

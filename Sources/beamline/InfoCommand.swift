@@ -23,8 +23,7 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: "Image files to describe.")
     var files: [String]
 
-    @Option(help: "HDF5 dataset holding the frames (default: the NeXus default, then /entry/data/data).")
-    var dataset: String?
+    @OptionGroup var hdf5: DatasetOption
 
     @Flag(help: "Statistics for every frame (default: every frame of files with at most 16, else the first).")
     var allFrames = false
@@ -66,7 +65,7 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         var summaries: [FileSummary] = []
         for file in files {
-            let source = try DetectorImageFile.open(file, dataset: dataset)
+            let source = try DetectorImageFile.open(file, dataset: hdf5.dataset)
             let count = allFrames || source.frameCount <= 16 ? source.frameCount : 1
             var stats: [FrameSummary] = []
             for index in 0 ..< count {

@@ -53,7 +53,7 @@ struct IntegrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let sources = try images.map { try DetectorImageFile.open($0, dataset: integration.dataset) }
+        let sources = try images.map { try DetectorImageFile.open($0, dataset: integration.hdf5.dataset) }
         // The first frame is read while the engine is built (or mapped).
         let firstRead = (frame ?? 0) < sources[0].frameCount ? IntegrationJob.FrameRead(sources[0], index: frame ?? 0) : nil
         let setup = try integration.setup(shapeFrom: sources[0])

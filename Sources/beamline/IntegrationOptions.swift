@@ -79,8 +79,7 @@ struct IntegrationOptions: ParsableArguments {
         """)
     var noValidityMask = false
 
-    @Option(help: "HDF5 dataset holding the frames (default: the file's NeXus signal or /entry/data/data).")
-    var dataset: String?
+    @OptionGroup var hdf5: DatasetOption
 
     func validate() throws {
         guard bins > 0 else { throw ValidationError("--bins must be positive") }

@@ -63,8 +63,7 @@ struct MaskCommand: ParsableCommand {
     @Option(help: "Geometry (.poni) for --spots.")
     var poni: String?
 
-    @Option(help: "HDF5 dataset.")
-    var dataset: String?
+    @OptionGroup var hdf5: DatasetOption
 
     @Flag(help: """
         Leave out the detector's invalid pixels (by default included: outside a MAR345 plate's \
@@ -88,7 +87,7 @@ struct MaskCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try DetectorImageFile.open(self.image, dataset: dataset)
+        let source = try DetectorImageFile.open(self.image, dataset: hdf5.dataset)
         let image = try source.frame(at: frame)
         let w = image.width, h = image.height
         var result = Mask(width: w, height: h)

@@ -31,7 +31,7 @@ struct PrepareCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let source = try DetectorImageFile.open(image, dataset: integration.dataset)
+        let source = try DetectorImageFile.open(image, dataset: integration.hdf5.dataset)
         let setup = try integration.setup(shapeFrom: source)
         let prepared = try PreparedIntegration(setup, validity: source.validity)
         try prepared.write(to: output)
