@@ -172,29 +172,29 @@ public struct IntegrationEngine: Sendable {
 
         // Which pixels take part: unmasked, finite geometry, positive flat, inside the azimuth range.
         var valid = [Bool](repeating: true, count: n)
-        var norm = [Float](repeating: 1, count: n)
+        // Filled in place: the engine keeps this array as it is.
+        let norm = EngineArray<Float>(count: n, repeating: 0)
+        let normOut = norm.mutableAddress!
         valid.withUnsafeMutableBufferPointer { validOut in
-            norm.withUnsafeMutableBufferPointer { normOut in
-                Parallel.forEachChunk(n) { _, pixels in
-                    for i in pixels {
-                        var ok = mask.map { $0.values[i] == 0 } ?? true
-                        var value: Float = 1
-                        if let s = maps.solidAngle { value *= s[i] }
-                        if let p = maps.polarization { value *= p[i] }
-                        if let flat {
-                            if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
-                        }
-                        if !maps.radial[i].isFinite || !(value > 0) { ok = false }
-                        if ok, let range = settings.azimuthRange, let chi = maps.chi, !range.contains(Double(chi[i])) {
-                            ok = false
-                        }
-                        validOut[i] = ok
-                        normOut[i] = ok ? value : 0
+            Parallel.forEachChunk(n) { _, pixels in
+                for i in pixels {
+                    var ok = mask.map { $0.values[i] == 0 } ?? true
+                    var value: Float = 1
+                    if let s = maps.solidAngle { value *= s[i] }
+                    if let p = maps.polarization { value *= p[i] }
+                    if let flat {
+                        if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
                     }
+                    if !maps.radial[i].isFinite || !(value > 0) { ok = false }
+                    if ok, let range = settings.azimuthRange, let chi = maps.chi, !range.contains(Double(chi[i])) {
+                        ok = false
+                    }
+                    validOut[i] = ok
+                    normOut[i] = ok ? value : 0
                 }
             }
         }
-        pixelNorm = EngineArray(norm)
+        pixelNorm = norm
 
         // Per-pixel radial interval (and azimuthal interval for 2D bbox).
         var radialLow = maps.radial, radialHigh = maps.radial

@@ -52,7 +52,8 @@ public struct PreparedIntegration: Sendable {
     public let rings: RingIndex?
     /// The masks that hold for every frame, as one mask (nil: none).
     public let staticMask: Mask?
-    public let validity: DetectorValidity
+    /// The dark and flat images read for the engine (for another engine of the same setup).
+    public let dark: [Float]?, flat: [Float]?
     /// What the static mask is made of, for file headers.
     public let maskDescription: String
     /// Identifies everything the engine depends on (hex SHA-256).
@@ -87,7 +88,8 @@ public struct PreparedIntegration: Sendable {
         let flat = try setup.flatPath.map { try Self.readCorrection($0, geometry: g) }
         let key = try Self.key(setup, staticMask: mask, dark: dark, flat: flat)
         self.setup = setup
-        self.validity = setup.useValidityMask ? validity : DetectorValidity()
+        self.dark = dark
+        self.flat = flat
         staticMask = mask
         maskDescription = parts.isEmpty ? "none"
             : parts.joined(separator: " + ") + " (\(mask?.maskedCount ?? 0) pixels)"

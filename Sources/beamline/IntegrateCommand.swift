@@ -64,8 +64,7 @@ struct IntegrateCommand: ParsableCommand {
             cakeSettings.azimuthBins = cake
             job.cakeEngine = try IntegrationEngine(
                 geometry: setup.geometry, settings: cakeSettings, mask: prepared.staticMask,
-                dark: try setup.darkPath.map { try DetectorImageFile.readFrame($0).pixels },
-                flat: try setup.flatPath.map { try DetectorImageFile.readFrame($0).pixels })
+                dark: prepared.dark, flat: prepared.flat)
             job.cakeFormat = perFrame.cakeFormat
         }
         job.format = perFrame.format
