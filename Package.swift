@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
         // Stage jobs and the records the stages exchange, between the stage modules and the CLI.
-        .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "BeamlineSupport"]),
+        .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "Analysis", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReductionTests", dependencies: ["Reduction", "Integration", "DetectorImage", "BeamlineSupport"]),
+        .testTarget(name: "ReductionTests", dependencies: ["Reduction", "Analysis", "Integration", "DetectorImage", "BeamlineSupport"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),
     ],

@@ -13,16 +13,21 @@ import Foundation
 ///   steep continuous change, and the transition could not be located anyway. The step sits at
 ///   the middle of the gap, ± half the gap. For a quantity that only densification can change
 ///   (Q1, V) only a step in that direction counts: a glass does not expand on compression.
-/// - A **smooth transition** (a change of slope): after the steps are taken out, a continuous
-///   piecewise-linear function with 0…`maxBreakpoints` free breakpoints (hinges) is fitted by
-///   weighted least squares, and the number of breakpoints is the one with the lowest Bayesian
-///   information criterion BIC = χ² + p ln n (Schwarz, Ann. Stat. 6 (1978) 461), p counting
-///   intercept, slope, and a slope change and a position for each breakpoint, and each step's
-///   jump; at least one degree of freedom is kept. A breakpoint's uncertainty is the range of
-///   positions over which χ² stays within max(1, χ²/ν) of its minimum, and at least half the
-///   gap between the two pressures around it.
+/// - A **smooth transition**: a change of slope with a centre and a width. The quantity is
+///   fitted (weighted least squares, steps included as jumps) by a line plus 0…`maxBreakpoints`
+///   smooth hinges w ln(1 + exp((P − c)/w)) (`PressureCurve`), whose slope changes along a
+///   logistic: one broad change is one hinge with a large w, not two sharp breakpoints. Each
+///   hinge costs three parameters (centre, width, slope change), and a further hinge is kept only
+///   when it lowers the Bayesian information criterion BIC = χ² + p ln n (Schwarz, Ann. Stat. 6
+///   (1978) 461) by more than 2 ("positive" evidence, Kass & Raftery, JASA 90 (1995) 773). A
+///   change must lie inside the data: its 10–90 % range between the first and last pressures,
+///   two points on each side of its centre, and apart from the other changes and the steps.
+///   Centre and width uncertainties are profile-likelihood ranges (χ² within max(1, χ²/ν) of
+///   its minimum, the other parameters refitted); a change with no point inside its 10–90 %
+///   range is not located better than the gap around it. Its significance is its own: the BIC of
+///   the best description without it minus that with it.
 ///
-/// Breakpoints are reported only when they describe the data better (BIC lower by more than 2)
+/// Hinges are reported only when they describe the data better (BIC lower by more than 2)
 /// than a smooth compression curve y = a(1 + cP)^e, the form Murnaghan's equation gives V and
 /// Q1: the curvature of ordinary compression is not a transition.
 ///
@@ -36,11 +41,15 @@ public struct TransitionAnalysis: Sendable {
         public var pressure: Double
         public var sigma: Double
         public var kind: Kind
-        /// Discontinuous: the jump of the quantity across the gap beyond the neighbouring slopes.
-        /// Smooth: the change of slope (per GPa).
+        /// Smooth: the 10–90 % range of the slope change (GPa). Discontinuous: 0 (the change is
+        /// narrower than its gap, which `widthSigma` gives).
+        public var width: Double
+        public var widthSigma: Double
+        /// Discontinuous: the jump of the quantity. Smooth: the change of slope (per GPa).
         public var change: Double
-        /// Discontinuous: |excess| / its standard uncertainty. Smooth: drop in BIC against the
-        /// model without this many breakpoints.
+        public var changeSigma: Double
+        /// Discontinuous: |excess| / its standard uncertainty. Smooth: drop in BIC that this change
+        /// brings against the best description without it.
         public var significance: Double
     }
 
@@ -51,7 +60,10 @@ public struct TransitionAnalysis: Sendable {
     }
 
     public var transitions: [Transition]
+    /// The model drawn, in short straight pieces.
     public var segments: [Segment]
+    /// The model itself (nil with fewer than two points).
+    public var curve: PressureCurve?
     public var chiSquare: Double
     public var degreesOfFreedom: Int
 
@@ -64,7 +76,8 @@ public struct TransitionAnalysis: Sendable {
         /// +1 for a quantity that can only step up under compression (Q1, Q2: a denser glass),
         /// −1 for one that can only step down (volume), 0 for either (widths, ratios).
         public var stepDirection = 0.0
-        public init(maxBreakpoints: Int = 3, stepWindow: Double = 1.5, threshold: Double = 3.0, stepDirection: Double = 0) {
+        public init(maxBreakpoints: Int = 3, stepWindow: Double = 1.5, threshold: Double = 3.0,
+                    stepDirection: Double = 0) {
             self.maxBreakpoints = maxBreakpoints
             self.stepWindow = stepWindow
             self.threshold = threshold
@@ -77,12 +90,15 @@ public struct TransitionAnalysis: Sendable {
     ///   - pressureSigma: standard uncertainty of each pressure.
     public static func analyse(pressure: [Double], value: [Double], valueSigma: [Double], pressureSigma: [Double],
                                options: Options = Options()) -> TransitionAnalysis {
-        precondition(value.count == pressure.count && valueSigma.count == pressure.count && pressureSigma.count == pressure.count,
-                     "one value and two uncertainties per pressure")
-        let order = pressure.indices.filter { pressure[$0].isFinite && value[$0].isFinite }.sorted { pressure[$0] < pressure[$1] }
+        precondition(value.count == pressure.count && valueSigma.count == pressure.count
+                     && pressureSigma.count == pressure.count, "one value and two uncertainties per pressure")
+        let order = pressure.indices.filter { pressure[$0].isFinite && value[$0].isFinite }
+            .sorted { pressure[$0] < pressure[$1] }
         let p = order.map { pressure[$0] }, y = order.map { value[$0] }
         let n = p.count
-        guard n >= 2 else { return TransitionAnalysis(transitions: [], segments: [], chiSquare: 0, degreesOfFreedom: 0) }
+        guard n >= 2 else {
+            return TransitionAnalysis(transitions: [], segments: [], curve: nil, chiSquare: 0, degreesOfFreedom: 0)
+        }
         let gaps = (0 ..< n - 1).map { p[$0 + 1] - p[$0] }
         let slopes = (0 ..< n - 1).map { gaps[$0] > 0 ? (y[$0 + 1] - y[$0]) / gaps[$0] : 0 }
         let sigma: [Double] = (0 ..< n).map { i in
@@ -93,9 +109,10 @@ public struct TransitionAnalysis: Sendable {
             // A zero uncertainty would give the point infinite weight.
             return max((sy * sy + s * s * sp * sp).squareRoot(), 1e-12 * max(abs(y[i]), 1))
         }
+        let weights = sigma.map { 1 / ($0 * $0) }
 
         // Steps, gap by gap, each with a neighbouring segment on both sides.
-        var transitions: [Transition] = []
+        var stepSignificance: [Double] = []
         var stepGaps: [(gap: Int, jump: Double)] = []
         if n >= 4 {
             for k in 1 ..< n - 2 where gaps[k] > 0 && gaps[k] <= options.stepWindow && gaps[k - 1] > 0 && gaps[k + 1] > 0 {
@@ -112,170 +129,125 @@ public struct TransitionAnalysis: Sendable {
                 guard significance > options.threshold else { continue }
                 let jump = (slopes[k] - (slopes[k - 1] + slopes[k + 1]) / 2) * gaps[k]
                 stepGaps.append((k, jump))
-                transitions.append(Transition(pressure: (p[k] + p[k + 1]) / 2, sigma: gaps[k] / 2, kind: .discontinuous,
-                                              change: jump, significance: significance))
+                stepSignificance.append(significance)
             }
         }
-        var corrected = y
-        for (k, jump) in stepGaps { for i in (k + 1) ..< n { corrected[i] -= jump } }
-
-        // Smooth changes: continuous piecewise lines on what the steps leave.
-        let weights = sigma.map { 1 / ($0 * $0) }
         let stepPositions = stepGaps.map { (p[$0.gap] + p[$0.gap + 1]) / 2 }
         let stepHalfGaps = stepGaps.map { gaps[$0.gap] / 2 }
-        func fit(_ knots: [Double], _ data: [Double], steps: [Double] = []) -> (coefficients: [Double], chiSquare: Double)? {
-            let columns = 2 + knots.count + steps.count
-            var a: [Double] = []
-            a.reserveCapacity(n * columns)
-            for x in p {
-                a.append(1)
-                a.append(x)
-                for t in knots { a.append(max(0, x - t)) }
-                for s in steps { a.append(x > s ? 1 : 0) }
-            }
-            guard let (c, _) = LinearAlgebra.leastSquares(a, rows: n, columns: columns, data, weights: weights) else { return nil }
-            var chi = 0.0
-            for i in 0 ..< n {
-                var model = 0.0
-                for j in 0 ..< columns { model += a[i * columns + j] * c[j] }
-                chi += pow(data[i] - model, 2) * weights[i]
-            }
-            return (c, chi)
-        }
-        // Candidate positions: a few per gap, at most about a hundred in all.
-        let perGap = max(2, 96 / max(1, n - 1))
-        var grid: [Double] = []
-        for k in 0 ..< n - 1 where gaps[k] > 0 {
-            for m in 1 ... perGap { grid.append(p[k] + gaps[k] * Double(m) / Double(perGap + 1)) }
-            if k < n - 2 { grid.append(p[k + 1]) }
-        }
-        func pointsBetween(_ a: Double, _ b: Double) -> Bool { p.contains { $0 > a && $0 < b } }
         let logN = log(Double(n))
-        var best: (bic: Double, knots: [Double], chi: Double)? = nil
-        var bicByCount: [Int: Double] = [:]
-        for count in 0 ... max(0, options.maxBreakpoints) {
-            let parameters = 2 + 2 * count + stepGaps.count
-            guard parameters <= n - 1 else { break }
-            var bestChi = Double.infinity, bestKnots: [Double] = []
-            func search(_ start: Int, _ knots: [Double]) {
-                if knots.count == count {
-                    if let (_, chi) = fit(knots, corrected), chi < bestChi { (bestChi, bestKnots) = (chi, knots) }
-                    return
-                }
-                guard start < grid.count else { return }
-                // Three breakpoints: every other candidate, then the refinement below.
-                for i in stride(from: start, to: grid.count, by: count >= 3 ? 2 : 1) where knots.last.map({ pointsBetween($0, grid[i]) }) ?? true {
-                    search(i + 1, knots + [grid[i]])
-                }
-            }
-            search(0, [])
-            guard bestChi.isFinite else { continue }
-            // Refine each breakpoint between its neighbouring candidates.
-            for _ in 0 ..< 2 {
-                for k in 0 ..< bestKnots.count {
-                    let lower = grid.last { $0 < bestKnots[k] } ?? p[0], upper = grid.first { $0 > bestKnots[k] } ?? p[n - 1]
-                    for m in 0 ... 20 {
-                        var trial = bestKnots
-                        trial[k] = lower + (upper - lower) * Double(m) / 20
-                        if k > 0, !pointsBetween(trial[k - 1], trial[k]) { continue }
-                        if k + 1 < trial.count, !pointsBetween(trial[k], trial[k + 1]) { continue }
-                        if let (_, chi) = fit(trial, corrected), chi < bestChi { (bestChi, bestKnots) = (chi, trial) }
-                    }
-                }
-            }
-            let bic = bestChi + Double(parameters) * logN
-            bicByCount[count] = bic
-            if best == nil || bic < best!.bic { best = (bic, bestKnots, bestChi) }
+        typealias Hinge = PressureCurve.Hinge
+        /// One description: its baseline (its search), its hinges, its BIC.
+        struct Candidate {
+            var search: HingeSearch
+            var hinges: [Hinge]
+            var bic: Double
         }
-        // Breakpoints only where a smooth compression curve will not do: the hinges must beat it
-        // by more than 2 in BIC ("positive" evidence, Kass & Raftery, JASA 90 (1995) 773).
-        let curve = Self.smoothCurve(p: p, y: corrected, weights: weights)
-        let curveBIC = curve.map { $0.chiSquare + Double(3 + stepGaps.count) * logN } ?? .infinity
-        let curvePreferred = curve != nil && !(best?.knots.isEmpty ?? true) && best!.bic > curveBIC - 2
-        let knots = curvePreferred ? [] : best?.knots ?? []
-        let chiMin = curvePreferred ? curve!.chiSquare : best?.chi ?? 0
-        let dof = max(1, n - (curvePreferred ? 3 : 2 + 2 * knots.count) - stepGaps.count)
-        let tolerance = max(1, chiMin / Double(dof))
-        if let (coefficients, _) = fit(knots, corrected) {
-            for (k, t) in knots.enumerated() {
-                // Profile of χ² along this breakpoint, the others held.
-                var inside: [Double] = [t]
-                let probes = grid + (0 ... 200).map { p[0] + (p[n - 1] - p[0]) * Double($0) / 200 }
-                for g in probes where g > p[0] && g < p[n - 1] {
-                    var trial = knots
-                    trial[k] = g
-                    if k > 0, !pointsBetween(trial[k - 1], g) { continue }
-                    if k + 1 < trial.count, !pointsBetween(g, trial[k + 1]) { continue }
-                    if let (_, chi) = fit(trial, corrected), chi <= chiMin + tolerance { inside.append(g) }
-                }
-                // On curved data the hinge's place inside its gap depends on how the two lines are
-                // extrapolated, so it is not known better than that gap.
-                let below = p.last { $0 <= t } ?? p[0], above = p.first { $0 > t } ?? p[n - 1]
-                let halfRange = max((inside.max()! - inside.min()!) / 2, (above - below) / 2)
-                // A change of slope inside a step's gap or right beside it is that step.
-                if zip(stepPositions, stepHalfGaps).contains(where: { abs($0 - t) <= halfRange + $1 }) { continue }
-                let fewer = min(bicByCount[knots.count - 1] ?? .infinity, curveBIC)
-                transitions.append(Transition(pressure: t, sigma: halfRange, kind: .smooth, change: coefficients[2 + k],
-                                              significance: fewer - best!.bic))
+        // Ordinary compression without changes: the curve a(1 + cP)^e, whose c also places the
+        // curved baselines tried below.
+        let compression = PressureCurve.fitCompression(pressure: p, value: y, weights: weights, steps: stepPositions)
+        let compressionBIC = compression.map { $0.chiSquare + Double(3 + stepPositions.count) * logN } ?? .infinity
+        // Baselines: a line, and (with enough points for them) curves around the compression
+        // curve's scale. For each, the best hinges of each count: the previous count's plus one,
+        // and for one or two also every combination of sharp hinges, polished by coordinate descent.
+        var searches = [HingeSearch(p: p, y: y, weights: weights, steps: stepPositions, stepHalfGaps: stepHalfGaps)]
+        if n >= 10, let c = compression?.parameters[1], c > 1e-5 {
+            searches += [c / 2.5, c, c * 2.5].map {
+                HingeSearch(p: p, y: y, weights: weights, steps: stepPositions, stepHalfGaps: stepHalfGaps, logScale: $0)
             }
         }
+        var byCount: [[Candidate]] = [[]]
+        for search in searches {
+            let base = Double(search.baselineParameters + stepPositions.count) * logN
+            var previous = Candidate(search: search, hinges: [], bic: search.score([]) + base)
+            byCount[0].append(previous)
+            for count in 1 ... max(1, options.maxBreakpoints) where options.maxBreakpoints > 0 {
+                guard search.baselineParameters + 2 * count + stepPositions.count <= n - 1 else { break }
+                var found = [search.descend(search.addOne(to: previous.hinges))]
+                if count <= 2 { found.append(search.descend(search.sharpCombinations(count))) }
+                guard let best = found.filter({ $0.score.isFinite && $0.hinges.count == count })
+                    .min(by: { $0.score < $1.score }) else { break }
+                previous = Candidate(search: search, hinges: best.hinges, bic: best.score + base)
+                if byCount.count <= count { byCount.append([]) }
+                byCount[count].append(previous)
+            }
+        }
+        // Without changes: the best of the line, the curves and the compression curve. A further
+        // change only for positive evidence (BIC lower by more than 2).
+        var description = byCount[0].min { $0.bic < $1.bic }!
+        var acceptedBIC = min(description.bic, compressionBIC)
+        var useCompression = compressionBIC < description.bic
+        for count in 1 ..< byCount.count {
+            guard let best = byCount[count].min(by: { $0.bic < $1.bic }), best.bic < acceptedBIC - 2 else { continue }
+            (description, acceptedBIC, useCompression) = (best, best.bic, false)
+        }
+        let search = description.search
+        var hinges = useCompression ? [] : description.hinges
 
-        // The model drawn: hinges and steps fitted together on the measured values.
-        var segments: [Segment] = []
-        var chiSquare = chiMin
-        if curvePreferred, let curve {
-            // The smooth curve in short straight pieces, with the steps' jumps added back.
-            let edges = (Array(stride(from: 0, through: 40, by: 1)).map { p[0] + (p[n - 1] - p[0]) * Double($0) / 40 } + stepPositions).sorted()
-            func model(_ x: Double, side: Double) -> Double {
-                var v = Self.curveValue(curve.parameters, x)
-                for (gap, jump) in stepGaps where side > (p[gap] + p[gap + 1]) / 2 { v += jump }
-                return v
-            }
-            for k in 0 ..< edges.count - 1 where edges[k + 1] > edges[k] {
-                let mid = (edges[k] + edges[k + 1]) / 2
-                let ya = model(edges[k], side: mid), yb = model(edges[k + 1], side: mid)
-                let slope = (yb - ya) / (edges[k + 1] - edges[k])
-                segments.append(Segment(from: edges[k], to: edges[k + 1], intercept: ya - slope * edges[k], slope: slope))
-            }
-        } else if let (c, chi) = fit(knots, y, steps: stepPositions) {
-            chiSquare = chi
-            let edges = ([p[0]] + knots + stepPositions + [p[n - 1]]).sorted()
-            for k in 0 ..< edges.count - 1 where edges[k + 1] > edges[k] {
-                let mid = (edges[k] + edges[k + 1]) / 2
-                var intercept = c[0], slope = c[1]
-                for (j, t) in knots.enumerated() where mid > t {
-                    slope += c[2 + j]
-                    intercept -= c[2 + j] * t
+        // Each change located: profile ranges of centre and width, its own significance.
+        var smooth: [Transition] = []
+        if !hinges.isEmpty {
+            let chiMin = search.chiSquare(hinges)
+            let dof = max(1, n - search.parameters(hinges))
+            let tolerance = max(1, chiMin / Double(dof))
+            for j in hinges.indices {
+                var (centreRange, scaleRange) = search.profile(hinges, index: j, within: chiMin + tolerance)
+                let below = p.last { $0 <= hinges[j].centre } ?? p[0], above = p.first { $0 > hinges[j].centre } ?? p[n - 1]
+                let lowEdge = hinges[j].centre - hinges[j].width / 2, highEdge = hinges[j].centre + hinges[j].width / 2
+                if !p.contains(where: { $0 > lowEdge && $0 < highEdge }) {
+                    // No point inside the change: it is not located better than its gap.
+                    centreRange = min(centreRange.lowerBound, below) ... max(centreRange.upperBound, above)
                 }
-                for (j, s) in stepPositions.enumerated() where mid > s { intercept += c[2 + knots.count + j] }
-                segments.append(Segment(from: edges[k], to: edges[k + 1], intercept: intercept, slope: slope))
+                hinges[j].centreSigma = (centreRange.upperBound - centreRange.lowerBound) / 2
+                hinges[j].scaleSigma = (scaleRange.upperBound - scaleRange.lowerBound) / 2
+                // The best description without this change: the others refitted on every baseline
+                // (for the only change, also the compression curve).
+                var without = description.hinges
+                without.remove(at: j)
+                var withoutBIC = searches.map { other in
+                    other.descend(without, rounds: 1).score + Double(other.baselineParameters + stepPositions.count) * logN
+                }.min()!
+                if without.isEmpty { withoutBIC = min(withoutBIC, compressionBIC) }
+                smooth.append(Transition(pressure: hinges[j].centre, sigma: hinges[j].centreSigma, kind: .smooth,
+                                         width: hinges[j].width, widthSigma: PressureCurve.Hinge.span * hinges[j].scaleSigma,
+                                         change: 0, changeSigma: 0, significance: withoutBIC - description.bic))
             }
         }
+        let curve = useCompression ? compression
+            : PressureCurve.fitLine(pressure: p, value: y, weights: weights, hinges: hinges, steps: stepPositions,
+                                    logScale: search.logScale)
+        var transitions = smooth
+        if let curve {
+            for j in transitions.indices { (transitions[j].change, transitions[j].changeSigma) = curve.slopeChange(j) }
+        }
+        for (k, step) in stepGaps.enumerated() {
+            let jump = curve?.jump(k) ?? (step.jump, .nan)
+            transitions.append(Transition(pressure: stepPositions[k], sigma: stepHalfGaps[k], kind: .discontinuous,
+                                          width: 0, widthSigma: stepHalfGaps[k], change: jump.value,
+                                          changeSigma: jump.sigma, significance: stepSignificance[k]))
+        }
+        let segments = curve.map { Self.segments(of: $0, from: p[0], to: p[n - 1]) } ?? []
         return TransitionAnalysis(transitions: transitions.sorted { $0.pressure < $1.pressure }, segments: segments,
-                                  chiSquare: chiSquare, degreesOfFreedom: dof)
+                                  curve: curve, chiSquare: curve?.chiSquare ?? 0,
+                                  degreesOfFreedom: curve?.degreesOfFreedom ?? max(1, n - 2))
     }
 
-    static func curveValue(_ q: [Double], _ x: Double) -> Double { q[0] * pow(1 + q[1] * x, q[2]) }
-
-    /// Weighted fit of y = a (1 + c P)^e: Murnaghan's V(P) = V₀(1 + K′P/K₀)^(−1/K′)
-    /// (Murnaghan, PNAS 30 (1944) 244) and Q ∝ V^(−1/3) both have this form, so it describes a
-    /// compression curve with no transition. Nil for values of both signs or a failed fit.
-    static func smoothCurve(p: [Double], y: [Double], weights: [Double]) -> (parameters: [Double], chiSquare: Double)? {
-        let n = p.count
-        guard n >= 4, p[0] >= 0 else { return nil }
-        let sign: Double = y.allSatisfy { $0 > 0 } ? 1 : y.allSatisfy { $0 < 0 } ? -1 : 0
-        guard sign != 0 else { return nil }
-        let values = y.map { $0 * sign }
-        let lm = LevenbergMarquardt(lower: [-.infinity, 1e-6, -50], upper: [.infinity, 100, 50])
-        var best: (parameters: [Double], chiSquare: Double)?
-        for c in [0.01, 0.05, 0.2, 1.0] {
-            let a = values[0] / pow(1 + c * p[0], 0.1)
-            let e = log(values[n - 1] / a) / log(1 + c * p[n - 1])
-            guard a.isFinite, e.isFinite else { continue }
-            let fit = lm.fit([a, c, e]) { q in (0 ..< n).map { (values[$0] - Self.curveValue(q, p[$0])) * weights[$0].squareRoot() } }
-            guard fit.parameters.allSatisfy({ $0.isFinite }), fit.chiSquare.isFinite else { continue }
-            if best == nil || fit.chiSquare < best!.chiSquare { best = (fit.parameters, fit.chiSquare) }
+    /// The curve in straight pieces: exact for a line, short chords (and a break at every step)
+    /// for anything curved.
+    static func segments(of curve: PressureCurve, from start: Double, to end: Double) -> [Segment] {
+        var edges = [start, end] + curve.steps.filter { $0 > start && $0 < end }
+        if curve.baseline == .compression || !curve.hinges.isEmpty {
+            edges += (1 ..< 60).map { start + (end - start) * Double($0) / 60 }
+            edges += curve.hinges.map(\.centre).filter { $0 > start && $0 < end }
         }
-        return best.map { ([$0.parameters[0] * sign, $0.parameters[1], $0.parameters[2]], $0.chiSquare) }
+        edges.sort()
+        var pieces: [Segment] = []
+        for k in 0 ..< edges.count - 1 where edges[k + 1] > edges[k] {
+            // Values taken just inside the piece, so that a step's jump falls between pieces.
+            let inset = (edges[k + 1] - edges[k]) * 1e-9
+            let ya = curve.value(at: edges[k] + inset), yb = curve.value(at: edges[k + 1] - inset)
+            let slope = (yb - ya) / (edges[k + 1] - edges[k] - 2 * inset)
+            pieces.append(Segment(from: edges[k], to: edges[k + 1], intercept: ya - slope * (edges[k] + inset), slope: slope))
+        }
+        return pieces
     }
 }

@@ -54,10 +54,11 @@ struct ReportCommand: ParsableCommand {
         html += waterfall("sq", "sq", title: "S(Q), offset 0.5", xLabel: "Q (1/Å)", yLabel: "S(Q)", offset: 0.5)
         html += waterfall("sq", "gr", title: "G(r), offset 2", xLabel: "r (Å)", yLabel: "G(r)", offset: 2)
         // Peaks against pressure per isotherm, with the fitted pieces and the transitions.
-        var isotherms: [SeriesReport.Isotherm] = []
+        var series: SeriesReport?
         if fm.fileExists(atPath: dir + "/series.json") {
-            isotherms = try SeriesReport(contentsOf: dir + "/series.json").isotherms
+            series = try SeriesReport(contentsOf: dir + "/series.json")
         }
+        let isotherms = series?.isotherms ?? []
         html += "<h2>Peaks against pressure</h2>\n"
         let groups = Dictionary(grouping: rows, by: { $0.temperature ?? 0 })
         let temperatures = groups.keys.sorted()
@@ -83,6 +84,7 @@ struct ReportCommand: ParsableCommand {
         }
         html += densityPlots(rows, temperatures: temperatures, groups: groups)
         html += transitionTable(isotherms)
+        if let series { html += thermalExpansion(series) }
         html += "<h2>Table</h2><table><tr><th>name</th><th>T (K)</th><th>P (GPa)</th><th>±</th><th>Q1</th><th>Q2</th><th>Q2/Q1</th><th>FWHM</th><th>width at half height</th><th>V/V0</th><th>ρ₀ (atoms/Å³)</th><th>±</th><th>bg scale</th></tr>\n"
         for r in rows {
             html += String(format: "<tr><td>%@</td><td>%.0f</td><td>%.2f</td><td>%.2f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td>"
@@ -118,16 +120,58 @@ struct ReportCommand: ParsableCommand {
             + (reference != nil ? "<figure>\(volume.render())</figure>" : "") + "\n"
     }
 
-    /// The transitions of Q1 and V as a table: pressure, uncertainty, kind.
+    /// The transitions of Q1 and V as a table: pressure, width, change, volume change, each with its uncertainty.
     func transitionTable(_ isotherms: [SeriesReport.Isotherm]) -> String {
-        var html = "<h2>Transitions</h2><table><tr><th>T (K)</th><th>quantity</th><th>P (GPa)</th><th>±</th><th>kind</th><th>jump or slope change</th></tr>\n"
+        var html = "<h2>Transitions</h2><table><tr><th>T (K)</th><th>quantity</th><th>kind</th><th>P (GPa)</th><th>±</th>"
+            + "<th>width (GPa)</th><th>±</th><th>jump or slope change</th><th>±</th><th>significance</th>"
+            + "<th>ΔV/V (%), Q1⁻³</th><th>ΔV/V (%), fitted exponent</th><th>ΔV/V (%), ρ₀</th></tr>\n"
+        func percent(_ value: Double?, _ sigma: Double?) -> String {
+            guard let value, let sigma else { return "" }
+            return String(format: "%.2f ± %.2f", value, sigma)
+        }
         for iso in isotherms {
             for tr in iso.transitions where tr.quantity == "Q1" || tr.quantity == "V" {
-                html += String(format: "<tr><td>%.0f</td><td>%@</td><td>%.2f</td><td>%.2f</td><td>%@</td><td>%.3g</td></tr>\n",
-                               iso.temperature_K, tr.quantity, tr.pressure_GPa, tr.sigma_GPa, tr.kind, tr.change)
+                let v = tr.volume_change
+                html += String(format: "<tr><td>%.0f</td><td>%@</td><td>%@</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
+                               + "<td>%.3g</td><td>%.2g</td><td>%.1f</td>",
+                               iso.temperature_K, tr.quantity, tr.kind, tr.pressure_GPa, tr.sigma_GPa, tr.width_GPa,
+                               tr.width_sigma_GPa, tr.change, tr.change_sigma, tr.significance)
+                html += "<td>\(percent(v?.percent_cubic, v?.sigma_percent_cubic))</td>"
+                    + "<td>\(percent(v?.percent_exponent, v?.sigma_percent_exponent))</td>"
+                    + "<td>\(percent(v?.percent_density, v?.sigma_percent_density))</td></tr>\n"
             }
         }
         return html + "</table>\n"
+    }
+
+    /// ΔQ1 between neighbouring isotherms with its band and the windows shaded: red where the
+    /// thermal expansion is negative, blue where positive, none where indistinguishable.
+    func thermalExpansion(_ series: SeriesReport) -> String {
+        guard !series.thermal_expansion_bands.isEmpty else { return "" }
+        var html = "<h2>Thermal expansion between isotherms</h2>\n"
+        for band in series.thermal_expansion_bands {
+            let windows = series.thermal_expansion.filter { $0.low_K == band.low_K && $0.high_K == band.high_K }
+            let k = windows.first?.confidence_sigmas ?? 3
+            var plot = SVGPlot(title: String(format: "ΔQ1 = Q1(%.0f K) − Q1(%.0f K), band ±%gσ", band.high_K, band.low_K, k),
+                               xLabel: "P (GPa)", yLabel: "ΔQ1 (1/Å)")
+            plot.areas.append((zip(band.pressure_GPa, zip(band.dQ1, band.dQ1_sigma)).map { ($0, $1.0 - k * $1.1, $1.0 + k * $1.1) },
+                               "#1f77b4"))
+            plot.series.append(("ΔQ1", zip(band.pressure_GPa, band.dQ1).map { ($0, $1) }, "#1f77b4", false))
+            plot.series.append(("zero", [(band.pressure_GPa.first ?? 0, 0), (band.pressure_GPa.last ?? 0, 0)], "#444", false))
+            for w in windows where w.thermal_expansion != "indistinguishable" {
+                plot.stripes.append((w.from_GPa, w.to_GPa, w.thermal_expansion == "negative" ? "#d62728" : "#1f77b4"))
+            }
+            html += "<figure>\(plot.render())</figure>\n"
+            html += "<table><tr><th>thermal expansion</th><th>from (GPa)</th><th>±</th><th>to (GPa)</th><th>±</th></tr>\n"
+            for w in windows {
+                let from = w.from_is_data_limit ? "data limit" : String(format: "%.2f", w.from_sigma_GPa)
+                let to = w.to_is_data_limit ? "data limit" : String(format: "%.2f", w.to_sigma_GPa)
+                html += String(format: "<tr><td>%@</td><td>%.2f</td><td>%@</td><td>%.2f</td><td>%@</td></tr>\n",
+                               w.thermal_expansion, w.from_GPa, from, w.to_GPa, to)
+            }
+            html += "</table>\n"
+        }
+        return html
     }
 
     /// The calibration's 2θ residuals against azimuth, one colour per ring.

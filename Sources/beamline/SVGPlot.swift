@@ -11,11 +11,16 @@ struct SVGPlot {
     var fitLines: [(Double, Double, Double, Double, String)] = []
     /// Join a marker series' points with a line (false: a scatter plot).
     var joinMarkers = true
+    /// Filled areas between a lower and an upper curve, (x, lower, upper) per point: confidence bands.
+    var areas: [(points: [(Double, Double, Double)], color: String)] = []
+    /// Vertical stripes (x₀, x₁, colour) behind the data: windows along the x axis.
+    var stripes: [(Double, Double, String)] = []
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     func render() -> String {
-        let all = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite }
+        let all = (series.flatMap(\.points) + areas.flatMap { $0.points.flatMap { [($0.0, $0.1), ($0.0, $0.2)] } })
+            .filter { $0.0.isFinite && $0.1.isFinite }
         guard !all.isEmpty else { return "<p>(no data for \(title))</p>" }
         var (x0, x1) = (all.map(\.0).min()!, all.map(\.0).max()!)
         var (y0, y1) = (all.map(\.1).min()!, all.map(\.1).max()!)
@@ -36,6 +41,18 @@ struct SVGPlot {
         }
         s += "<text x=\"\(width / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(xLabel)</text>\n"
         s += "<text x=\"14\" y=\"\(height / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(height / 2))\">\(yLabel)</text>\n"
+        for (xa, xb, color) in stripes where xa.isFinite && xb.isFinite {
+            let a = px(min(max(xa, x0), x1)), b = px(min(max(xb, x0), x1))
+            s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\" fill-opacity=\"0.15\"/>\n",
+                        min(a, b), top, abs(b - a), height - top - bottom, color)
+        }
+        for area in areas {
+            let points = area.points.filter { $0.0.isFinite && $0.1.isFinite && $0.2.isFinite }
+            guard points.count > 1 else { continue }
+            let outline = (points.map { (px($0.0), py($0.2)) } + points.reversed().map { (px($0.0), py($0.1)) })
+                .map { Self.oneDecimal($0.0) + "," + Self.oneDecimal($0.1) }.joined(separator: " ")
+            s += "<polygon points=\"\(outline)\" fill=\"\(area.color)\" fill-opacity=\"0.3\" stroke=\"none\"/>\n"
+        }
         for (index, (x, label, color)) in verticalLines.enumerated() where x >= x0 && x <= x1 {
             s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-dasharray=\"4 3\"/>\n", px(x), top, px(x), height - bottom, color)
             // Labels of neighbouring lines on different rows.

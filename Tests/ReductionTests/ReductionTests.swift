@@ -103,17 +103,28 @@ struct ReductionTests {
 
     @Test func seriesReportRoundTrip() throws {
         let dir = try Self.scratch("series")
+        var transition = SeriesReport.Transition(quantity: "Q1", kind: "discontinuous", pressure_GPa: 6.3, sigma_GPa: 0.3,
+                                                 width_GPa: 0, width_sigma_GPa: 0.3, change: 0.01, change_sigma: 0.001,
+                                                 significance: 12)
+        transition.volume_change = .init(percent_cubic: -1.2, sigma_percent_cubic: 0.1)
+        let window = SeriesReport.Window(low_K: 293, high_K: 390, quantity: "Q1", from_GPa: 0.5, from_sigma_GPa: 0,
+                                         from_is_data_limit: true, to_GPa: 17, to_sigma_GPa: 0.8, to_is_data_limit: false,
+                                         thermal_expansion: "negative", confidence_sigmas: 3)
         let report = SeriesReport(
-            isotherms: [.init(temperature_K: 390, points: 16,
-                              transitions: [.init(quantity: "Q1", pressure_GPa: 6.3, sigma_GPa: 0.3, kind: "discontinuous",
-                                                  change: 0.01, significance: 12)],
-                              fits: ["Q1": .init(segments: [[0.5, 6.3, 2.3, 0.01]], chi_square: 14, degrees_of_freedom: 12)])],
-            thermal_expansion: [.init(low_K: 293, high_K: 390, from_GPa: 0.5, to_GPa: 9, thermal_expansion: "negative")],
+            isotherms: [.init(temperature_K: 390, points: 16, transitions: [transition],
+                              fits: ["Q1": .init(model: "line", segments: [[0.5, 6.3, 2.3, 0.01]], chi_square: 14,
+                                                 degrees_of_freedom: 12)])],
+            thermal_expansion: [window],
+            thermal_expansion_bands: [.init(low_K: 293, high_K: 390, pressure_GPa: [0.5, 1], dQ1: [0.003, 0.003],
+                                            dQ1_sigma: [0.0005, 0.0005], dQ2: nil, dQ2_sigma: nil, dV_over_V: [-0.004, -0.004],
+                                            dV_over_V_sigma: [0.0006, 0.0006], q2_windows: nil)],
             relaxation: [])
         try report.write(to: dir + "/series.json")
         #expect(try SeriesReport(contentsOf: dir + "/series.json") == report)
         try "{\"isotherms\": 3}".write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
         #expect(throws: BeamlineError.self) { try SeriesReport(contentsOf: dir + "/bad.json") }
+        try "{\"format\": 1, \"isotherms\": []}".write(toFile: dir + "/old.json", atomically: true, encoding: .utf8)
+        #expect(throws: BeamlineError.self) { try SeriesReport(contentsOf: dir + "/old.json") }
     }
 }
 
