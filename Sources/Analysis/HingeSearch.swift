@@ -22,7 +22,8 @@ struct HingeSearch {
     let pointsPerSide: Int
     let logN: Double
 
-    init(p: [Double], y: [Double], weights: [Double], steps: [Double], stepHalfGaps: [Double], logScale: Double? = nil) {
+    init(p: [Double], y: [Double], weights: [Double], steps: [Double], stepHalfGaps: [Double],
+         logScale: Double? = nil) {
         self.logScale = logScale
         logColumn = logScale.map { c in p.map { log1p(c * $0) } } ?? []
         self.p = p
@@ -180,7 +181,8 @@ struct HingeSearch {
         for _ in 0 ..< 2 {
             for j in hinges.indices {
                 let h = hinges[j]
-                let lower = centres.last { $0 < h.centre } ?? p[0], upper = centres.first { $0 > h.centre } ?? p[p.count - 1]
+                let lower = centres.last { $0 < h.centre } ?? p[0]
+                let upper = centres.first { $0 > h.centre } ?? p[p.count - 1]
                 for a in 0 ... 20 {
                     for b in -3 ... 3 {
                         var trial = hinges

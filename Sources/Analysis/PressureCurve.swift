@@ -43,7 +43,8 @@ public struct PressureCurve: Sendable {
         /// 2 ln 9: the pressure range, in units of the scale, over which a logistic goes from 10 % to 90 %.
         public static let span = 2 * log(9.0)
 
-        public init(centre: Double, scale: Double, centreSigma: Double = 0, scaleSigma: Double = 0, widthFitted: Bool = true) {
+        public init(centre: Double, scale: Double, centreSigma: Double = 0, scaleSigma: Double = 0,
+                    widthFitted: Bool = true) {
             self.centre = centre
             self.scale = scale
             self.centreSigma = centreSigma
@@ -103,7 +104,8 @@ public struct PressureCurve: Sendable {
         case .line: return (parameters[0] + parameters[1] * p, parameters[1])
         case .curved:
             let l = log1p(logScale * p), dl = logScale / (1 + logScale * p)
-            return (parameters[0] + parameters[1] * l + parameters[2] * l * l, (parameters[1] + 2 * parameters[2] * l) * dl)
+            let (a, b, q) = (parameters[0], parameters[1], parameters[2])
+            return (a + b * l + q * l * l, (b + 2 * q * l) * dl)
         case .compression:
             let (a, c, e) = (parameters[0], parameters[1], parameters[2])
             return (Self.compression(parameters, p), a * e * c * pow(1 + c * p, e - 1))
@@ -225,9 +227,9 @@ public struct PressureCurve: Sendable {
         // Each hinge's centre (and width), and the curve's c, were fitted too: degrees of freedom used.
         let dof = max(1, n - columns - hinges.reduce(0) { $0 + $1.shapeParameters } - (logScale == nil ? 0 : 1))
         let scale = max(1, chi / Double(dof))
-        var curve = PressureCurve(baseline: logScale == nil ? .line : .curved, hinges: hinges, steps: steps, parameters: c,
-                                  logScale: logScale ?? 0, covariance: covariance.map { $0 * scale }, chiSquare: chi,
-                                  degreesOfFreedom: dof)
+        var curve = PressureCurve(baseline: logScale == nil ? .line : .curved, hinges: hinges, steps: steps,
+                                  parameters: c, logScale: logScale ?? 0, covariance: covariance.map { $0 * scale },
+                                  chiSquare: chi, degreesOfFreedom: dof)
         if !hinges.isEmpty {
             // The covariance over every fitted parameter: (JᵀWJ)⁻¹, J the derivatives at the data.
             let rows = p.map { curve.extendedGradient(at: $0) }
@@ -304,16 +306,20 @@ public struct PressureCurve: Sendable {
     /// The same description (hinges and steps where they are) fitted to other values measured at
     /// these pressures, e.g. the density that the S(Q) stage refined beside Q1.
     public func refitted(pressure: [Double], value: [Double], sigma: [Double]) -> PressureCurve? {
-        let keep = pressure.indices.filter { pressure[$0].isFinite && value[$0].isFinite && sigma[$0] > 0 && sigma[$0].isFinite }
+        let keep = pressure.indices.filter {
+            pressure[$0].isFinite && value[$0].isFinite && sigma[$0] > 0 && sigma[$0].isFinite
+        }
         let p = keep.map { pressure[$0] }, y = keep.map { value[$0] }, w = keep.map { 1 / (sigma[$0] * sigma[$0]) }
         // Steps need a point on each side.
         guard steps.allSatisfy({ s in p.contains { $0 < s } && p.contains { $0 > s } }) else { return nil }
         switch baseline {
         case .line: return Self.fitLine(pressure: p, value: y, weights: w, hinges: hinges, steps: steps)
-        case .curved: return Self.fitLine(pressure: p, value: y, weights: w, hinges: hinges, steps: steps, logScale: logScale)
+        case .curved:
+            return Self.fitLine(pressure: p, value: y, weights: w, hinges: hinges, steps: steps, logScale: logScale)
         case .compression:
             return Self.fitCompression(pressure: p, value: y, weights: w, hinges: hinges, steps: steps,
-                                       start: [y[0] / pow(1 + parameters[1] * p[0], parameters[2]), parameters[1], parameters[2]])
+                                       start: [y[0] / pow(1 + parameters[1] * p[0], parameters[2]), parameters[1],
+                                               parameters[2]])
         }
     }
 }

@@ -19,8 +19,10 @@ public struct SeriesJob: Sendable {
     typealias Transition = SeriesReport.Transition
 
     public func run(_ rows: [PeakRow]) -> SeriesReport {
-        let options = TransitionAnalysis.Options(maxBreakpoints: maxBreakpoints, stepWindow: stepWindow, threshold: threshold)
-        let groups = Dictionary(grouping: rows.filter { $0.temperature != nil && $0.pressure != nil }, by: { $0.temperature! })
+        let options = TransitionAnalysis.Options(maxBreakpoints: maxBreakpoints, stepWindow: stepWindow,
+                                                 threshold: threshold)
+        let placed = rows.filter { $0.temperature != nil && $0.pressure != nil }
+        let groups = Dictionary(grouping: placed, by: { $0.temperature! })
         var isotherms: [SeriesReport.Isotherm] = []
         var curves: [Double: [String: PressureCurve]] = [:]
         for t in groups.keys.sorted() {
@@ -40,7 +42,8 @@ public struct SeriesJob: Sendable {
             let quantities: [(String, [Double], [Double], Double)] = [
                 ("Q1", g.map(\.q1), g.map(\.q1Sigma), 1), ("Q2", g.map(\.q2), g.map(\.q2Sigma), 1),
                 ("FWHM", g.map(\.fwhm), g.map(\.fwhmSigma), 0), ("Q2/Q1", g.map(\.ratio), g.map(\.ratioSigma), 0),
-                ("V", g.map { $0.volumeCubic ?? .nan }, g.map { ($0.volumeCubic ?? .nan) * 3 * $0.q1Sigma / $0.q1 }, -1),
+                ("V", g.map { $0.volumeCubic ?? .nan },
+                 g.map { ($0.volumeCubic ?? .nan) * 3 * $0.q1Sigma / $0.q1 }, -1),
             ]
             let exponent = VolumeChange.densityExponent(q1: g.map(\.q1), q1Sigma: g.map(\.q1Sigma),
                                                         density: g.map { $0.density ?? .nan },
@@ -48,17 +51,18 @@ public struct SeriesJob: Sendable {
             for (name, values, sigmas, direction) in quantities where values.allSatisfy(\.isFinite) {
                 var options = options
                 options.stepDirection = direction
-                let analysis = TransitionAnalysis.analyse(pressure: p, value: values, valueSigma: sigmas, pressureSigma: pSigma,
-                                                          options: options)
-                fits[name] = SeriesReport.Fit(model: analysis.curve?.baseline.rawValue ?? "none",
-                                              segments: analysis.segments.map { [$0.from, $0.to, $0.intercept, $0.slope] },
-                                              chi_square: analysis.chiSquare, degrees_of_freedom: analysis.degreesOfFreedom)
+                let analysis = TransitionAnalysis.analyse(pressure: p, value: values, valueSigma: sigmas,
+                                                          pressureSigma: pSigma, options: options)
+                fits[name] = SeriesReport.Fit(
+                    model: analysis.curve?.baseline.rawValue ?? "none",
+                    segments: analysis.segments.map { [$0.from, $0.to, $0.intercept, $0.slope] },
+                    chi_square: analysis.chiSquare, degrees_of_freedom: analysis.degreesOfFreedom)
                 if let curve = analysis.curve { curves[t, default: [:]][name] = curve }
                 for found in analysis.transitions {
                     var entry = Transition(quantity: name, kind: found.kind.rawValue, pressure_GPa: found.pressure,
-                                           sigma_GPa: found.sigma, width_GPa: found.width, width_sigma_GPa: found.widthSigma,
-                                           change: found.change, change_sigma: found.changeSigma,
-                                           significance: found.significance)
+                                           sigma_GPa: found.sigma, width_GPa: found.width,
+                                           width_sigma_GPa: found.widthSigma, change: found.change,
+                                           change_sigma: found.changeSigma, significance: found.significance)
                     if name == "Q1", found.kind == .discontinuous, let curve = analysis.curve,
                        let k = curve.steps.firstIndex(where: { abs($0 - found.pressure) < 1e-9 }) {
                         entry.volume_change = volumeChange(curve: curve, step: k, rows: g, exponent: exponent)
@@ -66,20 +70,22 @@ public struct SeriesJob: Sendable {
                     transitions.append(entry)
                 }
             }
-            isotherms.append(SeriesReport.Isotherm(temperature_K: t, points: g.count, transitions: transitions, fits: fits))
+            isotherms.append(SeriesReport.Isotherm(temperature_K: t, points: g.count, transitions: transitions,
+                                                   fits: fits))
         }
         var windows: [SeriesReport.Window] = [], bands: [SeriesReport.Band] = []
         let temperatures = isotherms.map(\.temperature_K)
         for (lowT, highT) in zip(temperatures, temperatures.dropFirst()) {
             guard let low = curves[lowT]?["Q1"], let high = curves[highT]?["Q1"],
-                  let range = ThermalExpansion.commonRange(groups[lowT]!.map { $0.pressure! }, groups[highT]!.map { $0.pressure! })
+                  let range = ThermalExpansion.commonRange(groups[lowT]!.map { $0.pressure! },
+                                                           groups[highT]!.map { $0.pressure! })
             else { continue }
             func windowRecords(_ found: [ThermalExpansion.Window], _ quantity: String) -> [SeriesReport.Window] {
                 found.map {
-                    SeriesReport.Window(low_K: lowT, high_K: highT, quantity: quantity, from_GPa: $0.from, from_sigma_GPa: $0.fromSigma,
-                                        from_is_data_limit: $0.fromIsDataLimit, to_GPa: $0.to, to_sigma_GPa: $0.toSigma,
-                                        to_is_data_limit: $0.toIsDataLimit, thermal_expansion: $0.sign.rawValue,
-                                        confidence_sigmas: bandSigmas)
+                    SeriesReport.Window(low_K: lowT, high_K: highT, quantity: quantity, from_GPa: $0.from,
+                                        from_sigma_GPa: $0.fromSigma, from_is_data_limit: $0.fromIsDataLimit,
+                                        to_GPa: $0.to, to_sigma_GPa: $0.toSigma, to_is_data_limit: $0.toIsDataLimit,
+                                        thermal_expansion: $0.sign.rawValue, confidence_sigmas: bandSigmas)
                 }
             }
             let q1Band = ThermalExpansion.band(low: low, high: high, over: range)
@@ -89,10 +95,11 @@ public struct SeriesJob: Sendable {
             if let lowQ2 = curves[lowT]?["Q2"], let highQ2 = curves[highT]?["Q2"] {
                 q2Band = ThermalExpansion.band(low: lowQ2, high: highQ2, over: range)
             }
-            bands.append(SeriesReport.Band(low_K: lowT, high_K: highT, pressure_GPa: q1Band.pressure, dQ1: q1Band.difference,
-                                           dQ1_sigma: q1Band.sigma, dQ2: q2Band?.difference, dQ2_sigma: q2Band?.sigma,
-                                           dV_over_V: volume.difference, dV_over_V_sigma: volume.sigma,
-                                           q2_windows: q2Band.map { windowRecords(ThermalExpansion.windows($0, confidence: bandSigmas), "Q2") }))
+            let q2Windows = q2Band.map { windowRecords(ThermalExpansion.windows($0, confidence: bandSigmas), "Q2") }
+            bands.append(SeriesReport.Band(low_K: lowT, high_K: highT, pressure_GPa: q1Band.pressure,
+                                           dQ1: q1Band.difference, dQ1_sigma: q1Band.sigma, dQ2: q2Band?.difference,
+                                           dQ2_sigma: q2Band?.sigma, dV_over_V: volume.difference,
+                                           dV_over_V_sigma: volume.sigma, q2_windows: q2Windows))
         }
         return SeriesReport(isotherms: isotherms, thermal_expansion: windows, thermal_expansion_bands: bands,
                             relaxation: relaxations(rows))
@@ -102,7 +109,8 @@ public struct SeriesJob: Sendable {
     func volumeChange(curve: PressureCurve, step k: Int, rows: [PeakRow],
                       exponent: (exponent: Double, sigma: Double)?) -> SeriesReport.VolumeChange {
         let cubic = VolumeChange.fromQ1(curve, step: k, exponent: 3)
-        var record = SeriesReport.VolumeChange(percent_cubic: 100 * cubic.relative, sigma_percent_cubic: 100 * cubic.sigma)
+        var record = SeriesReport.VolumeChange(percent_cubic: 100 * cubic.relative,
+                                               sigma_percent_cubic: 100 * cubic.sigma)
         if let exponent {
             let fitted = VolumeChange.fromQ1(curve, step: k, exponent: exponent.exponent, exponentSigma: exponent.sigma)
             record.exponent = exponent.exponent
@@ -111,7 +119,8 @@ public struct SeriesJob: Sendable {
             record.sigma_percent_exponent = 100 * fitted.sigma
         }
         let withDensity = rows.filter { $0.density != nil && ($0.densitySigma ?? 0) > 0 }
-        if let densityCurve = curve.refitted(pressure: withDensity.map { $0.pressure! }, value: withDensity.map { $0.density! },
+        if let densityCurve = curve.refitted(pressure: withDensity.map { $0.pressure! },
+                                             value: withDensity.map { $0.density! },
                                              sigma: withDensity.map { $0.densitySigma! }) {
             let fromDensity = VolumeChange.fromDensity(densityCurve, step: k)
             if fromDensity.relative.isFinite, fromDensity.sigma.isFinite {
@@ -142,13 +151,14 @@ public struct SeriesJob: Sendable {
         for group in series where group.count >= 3 {
             let temperature = group[0].temperature ?? .nan
             let ordered = group.sorted { $0.time! < $1.time! }
-            guard let fit = Relaxation.fit(time: ordered.map { $0.time! }, value: ordered.map(\.q1), sigma: ordered.map(\.q1Sigma),
-                                           stretched: stretched) else { continue }
+            guard let fit = Relaxation.fit(time: ordered.map { $0.time! }, value: ordered.map(\.q1),
+                                           sigma: ordered.map(\.q1Sigma), stretched: stretched) else { continue }
             let pressures = ordered.compactMap(\.pressure)
+            let pressure = pressures.isEmpty ? nil : pressures.reduce(0, +) / Double(pressures.count)
             var entry = SeriesReport.Relaxation(temperature_K: temperature.isFinite ? temperature : nil,
-                                                pressure_GPa: pressures.isEmpty ? nil : pressures.reduce(0, +) / Double(pressures.count),
-                                                points: fit.points, model: fit.model.rawValue, q1_slope_per_min: fit.slope,
-                                                q1_slope_sigma: fit.slopeSigma, start_min: fit.origin)
+                                                pressure_GPa: pressure, points: fit.points, model: fit.model.rawValue,
+                                                q1_slope_per_min: fit.slope, q1_slope_sigma: fit.slopeSigma,
+                                                start_min: fit.origin)
             if fit.model == .exponential {
                 (entry.q1_limit, entry.q1_limit_sigma) = (fit.parameters[0], fit.uncertainties[0])
                 (entry.q1_change, entry.q1_change_sigma) = (fit.parameters[1], fit.uncertainties[1])

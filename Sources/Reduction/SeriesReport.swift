@@ -221,7 +221,8 @@ public struct SeriesReport: Codable, Sendable, Equatable {
         let version = (try? JSONDecoder().decode(Version.self, from: data))?.format
         guard version == Self.currentFormat else {
             throw BeamlineError(path: path, version == nil
-                ? "not a series report of format \(Self.currentFormat) (written by an older `beamline series`? run it again)"
+                ? "not a series report of format \(Self.currentFormat)"
+                    + " (written by an older `beamline series`? run it again)"
                 : "series report format \(version!), this program reads \(Self.currentFormat)")
         }
         do {
