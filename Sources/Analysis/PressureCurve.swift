@@ -181,6 +181,18 @@ public struct PressureCurve: Sendable {
         return max(0, covariance[i * parameters.count + i]).squareRoot()
     }
 
+    /// Standard uncertainties of hinge j's centre and (when fitted) scale from the covariance over
+    /// every parameter: the linearised profile with all the others refitted. Nil without one.
+    public func shapeSigma(_ j: Int) -> (centre: Double, scale: Double?)? {
+        guard let extended = extendedCovariance else { return nil }
+        let m = Int(Double(extended.count).squareRoot().rounded())
+        var index = parameters.count
+        for hinge in hinges.prefix(j) { index += hinge.shapeParameters }
+        let centre = max(0, extended[index * m + index]).squareRoot()
+        let scale = hinges[j].widthFitted ? max(0, extended[(index + 1) * m + index + 1]).squareRoot() : nil
+        return (centre, scale)
+    }
+
     /// The jump at step k and its standard uncertainty.
     public func jump(_ k: Int) -> (value: Double, sigma: Double) {
         let i = firstStep + k

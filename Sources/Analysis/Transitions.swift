@@ -150,7 +150,10 @@ public struct TransitionAnalysis: Sendable {
         // curve's scale. For each, the best hinges of each count: the previous count's plus one,
         // and for one or two also every combination of sharp hinges, polished by coordinate descent.
         var searches = [HingeSearch(p: p, y: y, weights: weights, steps: stepPositions, stepHalfGaps: stepHalfGaps)]
-        if n >= 10, let c = compression?.parameters[1], c > 1e-5 {
+        if n >= 10, let fitted = compression?.parameters[1] {
+            // c = K′/K₀ of the compression curve; glasses and standards have 0.01–0.5 GPa⁻¹. A curve
+            // bent much harder than that would take a change at low pressure for compression.
+            let c = min(max(fitted, 0.02), 0.3)
             searches += [c / 2.5, c, c * 2.5].map {
                 HingeSearch(p: p, y: y, weights: weights, steps: stepPositions, stepHalfGaps: stepHalfGaps, logScale: $0)
             }
@@ -190,7 +193,11 @@ public struct TransitionAnalysis: Sendable {
             let dof = max(1, n - search.parameters(hinges))
             let tolerance = max(1, chiMin / Double(dof))
             for j in hinges.indices {
-                var (centreRange, scaleRange) = search.profile(hinges, index: j, within: chiMin + tolerance)
+                // Over every baseline of the chosen kind: the curve's c is a fitted parameter too.
+                let ranges = searches.filter { ($0.logScale == nil) == (search.logScale == nil) }
+                    .map { $0.profile(hinges, index: j, within: chiMin + tolerance) }
+                var centreRange = ranges.map(\.centre.lowerBound).min()! ... ranges.map(\.centre.upperBound).max()!
+                let scaleRange = ranges.map(\.scale.lowerBound).min()! ... ranges.map(\.scale.upperBound).max()!
                 let below = p.last { $0 <= hinges[j].centre } ?? p[0], above = p.first { $0 > hinges[j].centre } ?? p[n - 1]
                 let lowEdge = hinges[j].centre - hinges[j].width / 2, highEdge = hinges[j].centre + hinges[j].width / 2
                 if !p.contains(where: { $0 > lowEdge && $0 < highEdge }) {
@@ -199,12 +206,12 @@ public struct TransitionAnalysis: Sendable {
                 }
                 hinges[j].centreSigma = (centreRange.upperBound - centreRange.lowerBound) / 2
                 hinges[j].scaleSigma = (scaleRange.upperBound - scaleRange.lowerBound) / 2
-                // The best description without this change: the others refitted on every baseline
-                // (for the only change, also the compression curve).
+                // The best description without this change: the others where they are, their slopes
+                // and every baseline refitted (for the only change, also the compression curve).
                 var without = description.hinges
                 without.remove(at: j)
                 var withoutBIC = searches.map { other in
-                    other.descend(without, rounds: 1).score + Double(other.baselineParameters + stepPositions.count) * logN
+                    other.score(without) + Double(other.baselineParameters + stepPositions.count) * logN
                 }.min()!
                 if without.isEmpty { withoutBIC = min(withoutBIC, compressionBIC) }
                 smooth.append(Transition(pressure: hinges[j].centre, sigma: hinges[j].centreSigma, kind: .smooth,
@@ -217,7 +224,16 @@ public struct TransitionAnalysis: Sendable {
                                     logScale: search.logScale)
         var transitions = smooth
         if let curve {
-            for j in transitions.indices { (transitions[j].change, transitions[j].changeSigma) = curve.slopeChange(j) }
+            for j in transitions.indices {
+                (transitions[j].change, transitions[j].changeSigma) = curve.slopeChange(j)
+                // The profile holds the other changes; the covariance refits them too. The larger.
+                if let shape = curve.shapeSigma(j) {
+                    transitions[j].sigma = max(transitions[j].sigma, shape.centre)
+                    if let scale = shape.scale {
+                        transitions[j].widthSigma = max(transitions[j].widthSigma, PressureCurve.Hinge.span * scale)
+                    }
+                }
+            }
         }
         for (k, step) in stepGaps.enumerated() {
             let jump = curve?.jump(k) ?? (step.jump, .nan)
