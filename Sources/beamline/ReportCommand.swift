@@ -28,14 +28,22 @@ struct ReportCommand: ParsableCommand {
             </head><body><h1>DAC run report</h1><p>\(dir) — beamline \(Beamline.version)</p>
 
             """
-        if let svg = fm.contents(atPath: dir + "/geometry.svg") {
-            html += "<h2>Calibration</h2><figure>\(String(decoding: svg, as: UTF8.self))</figure>\n"
-        }
-        if let points = fm.contents(atPath: dir + "/geometry.points.tsv") {
-            html += "<figure>\(residualPlot(String(decoding: points, as: UTF8.self)))</figure>\n"
-        }
-        if let poni = fm.contents(atPath: dir + "/geometry.poni") {
-            html += "<pre>\(String(decoding: poni, as: UTF8.self).replacingOccurrences(of: "<", with: "&lt;"))</pre>\n"
+        html += failedSamples(dir)
+        // The calibration of each setup: OUT/ for a run of one, OUT/setups/NAME/ for several.
+        let setups = ((try? fm.contentsOfDirectory(atPath: dir + "/setups")) ?? []).sorted()
+            .filter { fm.fileExists(atPath: "\(dir)/setups/\($0)/geometry.poni") }
+        for (title, folder) in [("Calibration", dir)] + setups.map { ("Calibration of setup \($0)", "\(dir)/setups/\($0)") } {
+            guard fm.fileExists(atPath: folder + "/geometry.poni") else { continue }
+            html += "<h2>\(title)</h2>"
+            if let svg = fm.contents(atPath: folder + "/geometry.svg") {
+                html += "<figure>\(String(decoding: svg, as: UTF8.self))</figure>\n"
+            }
+            if let points = fm.contents(atPath: folder + "/geometry.points.tsv") {
+                html += "<figure>\(residualPlot(String(decoding: points, as: UTF8.self)))</figure>\n"
+            }
+            if let poni = fm.contents(atPath: folder + "/geometry.poni") {
+                html += "<pre>\(String(decoding: poni, as: UTF8.self).replacingOccurrences(of: "<", with: "&lt;"))</pre>\n"
+            }
         }
         func waterfall(_ folder: String, _ ext: String, title: String, xLabel: String, yLabel: String, offset: Double) -> String {
             var plot = SVGPlot(title: title, xLabel: xLabel, yLabel: yLabel)
@@ -170,6 +178,21 @@ struct ReportCommand: ParsableCommand {
                                w.thermal_expansion, w.from_GPa, from, w.to_GPa, to)
             }
             html += "</table>\n"
+        }
+        return html
+    }
+
+    /// The samples whose reduction failed (OUT/failed/NAME.txt, written by pipelines/dac.mk), in
+    /// red with their messages: they are left out of everything below.
+    func failedSamples(_ dir: String) -> String {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/failed")) ?? [])
+            .filter { $0.hasSuffix(".txt") }.sorted()
+        guard !files.isEmpty else { return "" }
+        var html = "<h2 style=\"color:#c00\">Failed samples (\(files.count)): left out of the tables and plots</h2>\n"
+        for file in files {
+            let text = (try? String(contentsOfFile: "\(dir)/failed/\(file)", encoding: .utf8)) ?? ""
+            let escaped = text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            html += "<div class=\"failed\" style=\"color:#c00\"><b>\(file.dropLast(4))</b><pre>\(escaped)</pre></div>\n"
         }
         return html
     }

@@ -459,11 +459,11 @@ struct CLITests {
         #expect(planned.status == 0, "\(planned.stderr)")
         let makefile = try String(contentsOfFile: dir + "/out/run.mk", encoding: .utf8)
         #expect(makefile.contains("SAMPLES = s1 s2 s3") && makefile.contains("frame.s2 = 4") && makefile.contains("pressure.s2 = standard"))
-        #expect(makefile.contains("ruby.s1 = \(dir)/data/a.txt") && makefile.contains("BINS = 1500") && makefile.contains("POLARIZATION = 0.99"))
+        #expect(makefile.contains("ruby.s1 = \(dir)/data/a.txt") && makefile.contains("BINS.default = 1500") && makefile.contains("POLARIZATION.default = 0.99"))
         let conditions = try String(contentsOfFile: dir + "/out/conditions.tsv", encoding: .utf8)
         #expect(conditions.contains("s3\t293.0\t5.2\t30.0") && conditions.contains("s1\t390.0\tnan\t15.0"))
         // The background scale: refined by default; auto, match:QA:QB and numbers accepted.
-        #expect(makefile.contains("BG_SCALE = refine"))
+        #expect(makefile.contains("BG_SCALE.default = refine"))
         for scale in ["auto", "match:0.4:0.9", "0.93"] {
             let edited = good.replacingOccurrences(of: "composition =", with: "bg_scale = \(scale)\ncomposition =")
             try edited.write(toFile: dir + "/scale.conf", atomically: true, encoding: .utf8)
@@ -575,5 +575,109 @@ struct CLITests {
         #expect(broken.status != 0)
         let retried = try make()
         #expect(retried.status != 0 && commands(retried).contains("sq"), "a failed S(Q) stage was taken as done")
+    }
+
+    /// The example run with one sample image truncated: the run finishes, the report names the
+    /// sample in red, peaks.tsv leaves it out, make exits non-zero; with the image restored,
+    /// `make` redoes that sample alone (and what gathers the samples).
+    @Test func oneBadImageDoesNotStopTheRun() throws {
+        let dir = NSTemporaryDirectory() + "bad-image-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/pipelines/example", withIntermediateDirectories: true)
+        for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.conf"] {
+            try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent(file).path, toPath: dir + "/" + file)
+        }
+        let run = dir + "/pipelines/example"
+        let first = try Self.make(in: run)
+        #expect(first.status == 0, "\(first.stderr)")
+        let image = run + "/data/images/glass_293K_03.mar640"
+        let good = try Data(contentsOf: URL(fileURLWithPath: image))
+        try good.prefix(5000).write(to: URL(fileURLWithPath: image))
+        let broken = try Self.make(in: run)
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("failed samples") && broken.stderr.contains("glass_293K_03"), "\(broken.stderr)")
+        let failure = try String(contentsOfFile: run + "/out/failed/glass_293K_03.txt", encoding: .utf8)
+        #expect(failure.contains("glass_293K_03.mar640") && failure.contains("truncated"), "\(failure)")
+        let html = try String(contentsOfFile: run + "/out/report.html", encoding: .utf8)
+        #expect(html.contains("Failed samples (1)") && html.contains("<b>glass_293K_03</b>"))
+        let peaks = try String(contentsOfFile: run + "/out/peaks.tsv", encoding: .utf8)
+        #expect(!peaks.contains("glass_293K_03") && peaks.contains("glass_293K_04"))
+        try good.write(to: URL(fileURLWithPath: image))
+        let fixed = try Self.make(in: run)
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        let ran = fixed.stdout.split(separator: "\n").filter { $0.contains(Self.executable.path + " ") }
+        #expect(ran.filter { $0.contains(" integrate ") }.count == 1 && ran.filter { $0.contains(" sq ") }.count == 1, "\(ran)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/out/failed/glass_293K_03.txt"))
+        #expect(try String(contentsOfFile: run + "/out/peaks.tsv", encoding: .utf8).contains("glass_293K_03"))
+    }
+
+    /// Two setups in one run (the example's images under two names, the second inheriting the
+    /// first and changing its bins): a geometry and an engine per setup, each sample integrated
+    /// with its own, the series over both, and the report showing both calibrations.
+    @Test func twoSetupsInOneRun() throws {
+        let dir = NSTemporaryDirectory() + "setups-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/pipelines/example", withIntermediateDirectories: true)
+        for file in ["pipelines/dac.mk", "pipelines/example/Makefile"] {
+            try FileManager.default.copyItem(atPath: Self.repository.appendingPathComponent(file).path, toPath: dir + "/" + file)
+        }
+        var samples293: [String] = [], samples390: [String] = []
+        for k in 0 ..< 7 {
+            samples293.append(String(format: "glass_293K_%02d  data/images/glass_293K_%02d.mar640  -  293  ruby:data/ruby/glass_293K_%02d.txt", k, k, k))
+            samples390.append(String(format: "glass_390K_%02d  data/images/glass_390K_%02d.mar640  -  390  ruby:data/ruby/glass_390K_%02d.txt", k, k, k))
+        }
+        let config = """
+            [run]
+            composition = Ce65Co25Al10
+            bg_scale = 0.93
+            [integration]
+            bins = 1500
+            [sq]
+            options = --qmax 13.5 --lorch --rmax 15
+            [setup cold]
+            calibrant_image = data/images/CeO2.mar640
+            calibrant = CeO2
+            empty_cell = data/images/empty_cell.mar640
+            [setup hot]
+            inherit = cold
+            bins = 1400
+            [samples cold]
+            \(samples293.joined(separator: "\n"))
+            [samples hot]
+            \(samples390.joined(separator: "\n"))
+
+            """
+        try config.write(toFile: dir + "/pipelines/example/run.conf", atomically: true, encoding: .utf8)
+        let run = dir + "/pipelines/example"
+        let result = try Self.make(in: run)
+        #expect(result.status == 0, "\(result.stderr)")
+        let plan = try String(contentsOfFile: run + "/out/run.mk", encoding: .utf8)
+        #expect(plan.contains("SETUPS = cold hot") && plan.contains("BINS.hot = 1400") && plan.contains("BINS.cold = 1500"))
+        #expect(plan.contains("setup.glass_390K_03 = hot") && plan.contains("EMPTY_CELL.hot = empty_cell_hot"))
+        for setup in ["cold", "hot"] {
+            #expect(FileManager.default.fileExists(atPath: run + "/out/setups/\(setup)/geometry.poni"))
+            #expect(FileManager.default.fileExists(atPath: run + "/out/setups/\(setup)/integration.engine"))
+        }
+        let ran = result.stdout.split(separator: "\n").filter { $0.contains(Self.executable.path + " ") }
+        #expect(ran.filter { $0.contains(" calibrate ") }.count == 2 && ran.filter { $0.contains(" prepare ") }.count == 2)
+        #expect(ran.filter { $0.contains(" integrate ") && $0.contains("glass_390K_03") }.allSatisfy { $0.contains("--bins 1400") })
+        let hot = try String(contentsOfFile: run + "/out/integrated/glass_390K_03.xy", encoding: .utf8)
+        #expect(hot.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 1400)
+        let html = try String(contentsOfFile: run + "/out/report.html", encoding: .utf8)
+        #expect(html.contains("Calibration of setup cold") && html.contains("Calibration of setup hot"))
+        let series = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/out/series.json"))) as! [String: Any]
+        #expect((series["isotherms"] as! [[String: Any]]).count == 2)
+        // Setups must be named for their samples, and inherit what exists.
+        for (edit, message) in [
+            (config.replacingOccurrences(of: "[samples hot]", with: "[samples]"), "is in [samples], but the file has setups"),
+            (config.replacingOccurrences(of: "inherit = cold", with: "inherit = warm"), "inherits warm, which is not a [setup]"),
+            (config.replacingOccurrences(of: "[setup cold]", with: "[setup cold]\ninherit = hot"), "setups inherit in a circle"),
+        ] {
+            try edit.write(toFile: dir + "/bad.conf", atomically: true, encoding: .utf8)
+            let refused = try Self.run(["plan", dir + "/bad.conf", "--output-dir", dir + "/bad", "--no-check"])
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(refused.stderr)")
+        }
     }
 }
