@@ -680,4 +680,75 @@ struct CLITests {
             #expect(refused.status != 0 && refused.stderr.contains(message), "\(refused.stderr)")
         }
     }
+
+    /// A two-mode run as a beamtime leaves it: the 293 K isotherm on one detector mode, the
+    /// 390 K one on another (each with its CeO2 and empty cell), ruby spectra named NAME_ruby.txt,
+    /// a test pattern and a dark. `init` drafts both setups without a log (by detector shape) and
+    /// with the experimenter's CSV log (by its mode column), never drafts the test pattern or the
+    /// dark as a sample, and the draft reduces the whole run with its pressures from the rubies.
+    @Test func initDraftsATwoModeRun() throws {
+        let dir = NSTemporaryDirectory() + "init-modes-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        var log = ["kind,file,ruby,temperature_K,mode,exposure_s"]
+        var truthPressures: [String: Double] = [:]
+        for (size, keep, mode, seed) in [(480, "293K", "mar480", "5"), (560, "390K", "mar560", "6")] {
+            let simulated = try Self.run(["simulate", "-o", "\(dir)/sim\(size)", "--size", "\(size)", "--pressures", "1,3,6",
+                                          "--seed", seed])
+            #expect(simulated.status == 0, "\(simulated.stderr)")
+            let target = "\(dir)/data/\(mode)"
+            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let images = try fm.contentsOfDirectory(atPath: "\(dir)/sim\(size)/images").sorted()
+            for image in images where image.hasPrefix("CeO2") || image.hasPrefix("empty") || image.contains(keep) {
+                try fm.copyItem(atPath: "\(dir)/sim\(size)/images/\(image)", toPath: "\(target)/\(image)")
+                let stem = (image as NSString).deletingPathExtension
+                let kind = image.hasPrefix("CeO2") ? "calibrant CeO2" : image.hasPrefix("empty") ? "empty cell" : "sample"
+                var ruby = ""
+                if kind == "sample" {
+                    try fm.copyItem(atPath: "\(dir)/sim\(size)/ruby/\(stem).txt", toPath: "\(target)/\(stem)_ruby.txt")
+                    ruby = "\(stem)_ruby.txt"
+                }
+                log.append("\(kind),\(image),\(ruby),\(kind == "sample" ? String(keep.dropLast()) : ""),\(mode),10")
+            }
+            let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/sim\(size)/truth.json"))) as! [String: Any]
+            for point in truth["points"] as! [[String: Any]] where (point["name"] as! String).contains(keep) {
+                truthPressures[point["name"] as! String] = point["pressure"] as? Double
+            }
+        }
+        // A test pattern on the first detector and a dark on the second: neither is a sample.
+        try fm.copyItem(atPath: "\(dir)/data/mar480/CeO2.mar480", toPath: "\(dir)/data/mar480/test_pattern.mar480")
+        try fm.copyItem(atPath: "\(dir)/data/mar560/empty_cell.mar560", toPath: "\(dir)/data/mar560/dark_0001.mar560")
+        let drafted = try Self.run(["init", dir + "/data", "-o", dir + "/run.conf", "--composition", "Ce65Co25Al10"])
+        #expect(drafted.status == 0, "\(drafted.stderr)")
+        let text = try String(contentsOfFile: dir + "/run.conf", encoding: .utf8)
+        #expect(text.contains("[setup 480x480]") && text.contains("[setup 560x560]"), "\(text)")
+        #expect(text.contains("# skipped: data/mar480/test_pattern.mar480 (a test image, by its name)"), "\(text)")
+        #expect(text.contains("# skipped: data/mar560/dark_0001.mar560 (a dark frame, by its name)"), "\(text)")
+        #expect(text.contains("ruby:data/mar560/glass_390K_02_ruby.txt") && !text.contains("standard"), "\(text)")
+        // With the log: setups by mode, the test pattern skipped for the log's silence on it.
+        try (log.joined(separator: "\n") + "\n").write(toFile: dir + "/data/run_log.csv", atomically: true, encoding: .utf8)
+        try fm.removeItem(atPath: dir + "/run.conf")
+        let withLog = try Self.run(["init", dir + "/data", "-o", dir + "/run.conf", "--composition", "Ce65Co25Al10"])
+        #expect(withLog.status == 0, "\(withLog.stderr)")
+        let logged = try String(contentsOfFile: dir + "/run.conf", encoding: .utf8)
+        #expect(logged.contains("[setup mar480]") && logged.contains("[setup mar560]") && logged.contains("[samples mar560]"), "\(logged)")
+        #expect(!logged.contains("test_pattern.mar480  -") && !logged.contains("dark_0001.mar560  -"), "\(logged)")
+        // The draft with one line edited reduces the run: both setups calibrated, every sample's
+        // pressure. (This simulator's S(Q) has no pair distribution to refine the scale from.)
+        try logged.replacingOccurrences(of: "bg_scale = refine", with: "bg_scale = 0.93 #")
+            .write(toFile: dir + "/run.conf", atomically: true, encoding: .utf8)
+        try fm.createDirectory(atPath: dir + "/run", withIntermediateDirectories: true)
+        try "CONFIG = \(dir)/run.conf\nOUT = \(dir)/out\nBEAMLINE = \(Self.executable.path)\ninclude \(Self.repository.path)/pipelines/dac.mk\n"
+            .write(toFile: dir + "/run/Makefile", atomically: true, encoding: .utf8)
+        let made = try Self.make(in: dir + "/run")
+        #expect(made.status == 0, "\(made.stderr)")
+        for setup in ["mar480", "mar560"] { #expect(fm.fileExists(atPath: "\(dir)/out/setups/\(setup)/geometry.poni")) }
+        let rows = try Self.peakTable(dir + "/out/peaks.tsv")
+        #expect(rows.count == truthPressures.count)
+        for row in rows {
+            let truth = try #require(truthPressures[row["name"]!])
+            #expect(abs(Double(row["pressure_GPa"]!)! - truth) < 0.01, "\(row["name"]!): \(row["pressure_GPa"]!) against \(truth)")
+        }
+    }
 }
