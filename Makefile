@@ -9,7 +9,7 @@
 SWIFT ?= swift
 RELEASE_BIN = .build/release
 
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release test demo bench fuzz clean
 
 all: build
 
@@ -64,5 +64,9 @@ bench: release
 	bash bench/integrate.sh
 	bash bench/run.sh
 
+# libFuzzer on every parser (fuzz/run.sh; not part of CI): FUZZ_RUNS executions per target.
+fuzz: deps
+	bash fuzz/run.sh
+
 clean:
-	rm -rf .build bench/out pipelines/example/data pipelines/example/out
+	rm -rf .build bench/out pipelines/example/data pipelines/example/out fuzz/.build fuzz/corpus

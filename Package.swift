@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "beamline", targets: ["beamline"]),
         .library(name: "DetectorImage", targets: ["DetectorImage"]),
+        // The parsers, for the libFuzzer package in fuzz/ (and anyone reading these files).
+        .library(name: "BeamlineParsers", targets: ["BeamlineSupport", "DetectorImage", "Integration", "PatternIO",
+                                                    "Pressure", "Reduction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

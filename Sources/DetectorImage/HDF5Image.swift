@@ -160,6 +160,7 @@ public struct HDF5Image: ImageSource {
         frameCount = counts.reduce(0, +)
         height = shape!.0
         width = shape!.1
+        try ImageLimits.check(width: width, height: height, path: path)
         pixelType = type!
         metadata = Self.nexusMetadata(file)
     }

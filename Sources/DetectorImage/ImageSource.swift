@@ -51,3 +51,19 @@ public enum DetectorImageFile {
         try open(path, dataset: dataset).frame(at: index)
     }
 }
+
+/// Bounds on what a header may claim, so that a damaged or hostile file is refused before a
+/// buffer of its claimed size is allocated (a compressed TIFF or HDF5 frame may decode to much
+/// more than the file's size, so the file's size alone does not bound it).
+public enum ImageLimits {
+    /// 2²⁷ pixels (11 585²): above every area detector (a Rayonix MX-340 is 7680², an Eiger2 16M
+    /// 4148 × 4362, a MAR345 3450²).
+    public static let maximumPixels = 1 << 27
+
+    public static func check(width: Int, height: Int, path: String) throws {
+        guard width > 0, height > 0, width <= maximumPixels / height else {
+            throw BeamlineError(path: path, "the header claims \(width)x\(height) pixels, more than any detector makes "
+                                + "(at most \(maximumPixels)): the file is damaged")
+        }
+    }
+}

@@ -66,6 +66,7 @@ public struct TIFFImage: ImageSource {
         frameCount = Int(pages) * samplesPerPage
         width = Int(info.width)
         height = Int(info.height)
+        try ImageLimits.check(width: width, height: height, path: path)
         pixelType = try Self.pixelType(info, handle)
         var description = [CChar](repeating: 0, count: 65536)
         ctiff_page_description(handle.pointer, 0, &description, description.count)

@@ -24,6 +24,20 @@ struct BadInputTests {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestFiles.fixture(fixture))))
     }
 
+    /// Inputs libFuzzer found (fuzz/run.sh), kept as regression tests: a TIFF whose header claims
+    /// a 2 GB frame (allocated before the fix), an HDF5 file that makes libhdf5 ask for 2⁴⁸ bytes.
+    @Test func fuzzerFindings() {
+        expectError(TestFiles.fixture("fuzz/tiff-huge-shape.tif"), containing: ["more than any detector"])
+        do {
+            let source = try DetectorImageFile.open(TestFiles.fixture("fuzz/hdf5-huge-allocation.h5"))
+            for i in 0 ..< source.frameCount { _ = try source.frame(at: i) }
+        } catch let error as BeamlineError {
+            #expect(error.path == TestFiles.fixture("fuzz/hdf5-huge-allocation.h5"), "\(error)")
+        } catch {
+            Issue.record("unexpected error type \(error)")
+        }
+    }
+
     @Test func missingFile() {
         expectError("/nonexistent/image.mar2300", containing: ["no such file"])
     }
