@@ -234,6 +234,13 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
 
 static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
     int status = -1;
+    /* One string only: the buffers below hold one. A damaged file's attribute with a large
+       dataspace would overrun them, and converting its millions of strings hangs (libFuzzer). */
+    hid_t space = is_attribute ? H5Aget_space(obj) : H5Dget_space(obj);
+    hssize_t points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (points != 1) return -1;
+    if (H5Tis_variable_str(type) <= 0 && H5Tget_size(type) > (1u << 20)) return -1;
     if (H5Tis_variable_str(type) > 0) {
         hid_t mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, H5T_VARIABLE);

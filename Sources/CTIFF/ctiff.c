@@ -164,6 +164,13 @@ static int read_tiled(ctiff_file *file, const ctiff_page_info *info, uint16_t sa
     TIFF *t = file->tiff;
     int separate = info->planar_config == PLANARCONFIG_SEPARATE;
     uint16_t stride = separate ? 1 : info->samples_per_pixel;
+    /* A tile is at most the image rounded up to the 16-pixel multiples TIFF asks of tiles; a
+       header claiming more would have us allocate what it says (found by libFuzzer: 4 GB). */
+    if (info->tile_width > info->width + 16 || info->tile_height > info->height + 16) {
+        snprintf(file->error, sizeof file->error, "tiles of %ux%u are larger than the %ux%u image",
+                 info->tile_width, info->tile_height, info->width, info->height);
+        return -1;
+    }
     tmsize_t tile_size = TIFFTileSize(t);
     if (tile_size <= 0) {
         if (!file->error[0]) snprintf(file->error, sizeof file->error, "invalid tile size");

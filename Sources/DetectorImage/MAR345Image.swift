@@ -97,6 +97,14 @@ public struct MAR345Image: ImageSource {
             throw BeamlineError(path: path, "the header says \(size)x\(size) (\(totalPixels) pixels) but the pack section says \(width)x\(height)")
         }
         streamOffset = lineEnd + 1
+        // The CCP4 pack spends at least 6 bits on a block of at most 128 pixels (0.05 bit per
+        // pixel): a stream shorter than pixels/256 bytes cannot hold the image, and decoding it
+        // would first allocate the whole claimed image.
+        let streamBytes = reader.bytes.count - streamOffset
+        guard streamBytes >= width * height / 256 else {
+            throw BeamlineError(path: path, "the pack section has \(streamBytes) bytes, too few for \(width)x\(height) pixels "
+                                + "(at least \(width * height / 256)): the file is truncated")
+        }
         metadata = meta
     }
 

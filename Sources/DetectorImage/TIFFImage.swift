@@ -67,6 +67,15 @@ public struct TIFFImage: ImageSource {
         width = Int(info.width)
         height = Int(info.height)
         try ImageLimits.check(width: width, height: height, path: path)
+        // No TIFF compression expands data more than about 4096 times (LZW's longest string per
+        // 12-bit code): a page claiming more than that over the file's size is damaged.
+        var status = stat()
+        let fileBytes = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let claimed = width * height * max(1, Int(info.bits_per_sample) / 8) * samplesPerPage
+        guard claimed <= max(fileBytes, 1) * 4096 else {
+            throw BeamlineError(path: path, "the header claims \(width)x\(height) pixels (\(claimed) bytes) in a file of "
+                                + "\(fileBytes) bytes, more than any TIFF compression holds: the file is damaged")
+        }
         pixelType = try Self.pixelType(info, handle)
         var description = [CChar](repeating: 0, count: 65536)
         ctiff_page_description(handle.pointer, 0, &description, description.count)

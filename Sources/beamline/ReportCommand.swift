@@ -32,7 +32,8 @@ struct ReportCommand: ParsableCommand {
         // The calibration of each setup: OUT/ for a run of one, OUT/setups/NAME/ for several.
         let setups = ((try? fm.contentsOfDirectory(atPath: dir + "/setups")) ?? []).sorted()
             .filter { fm.fileExists(atPath: "\(dir)/setups/\($0)/geometry.poni") }
-        for (title, folder) in [("Calibration", dir)] + setups.map { ("Calibration of setup \($0)", "\(dir)/setups/\($0)") } {
+        let calibrations = [("Calibration", dir)] + setups.map { ("Calibration of setup \($0)", "\(dir)/setups/\($0)") }
+        for (title, folder) in calibrations {
             guard fm.fileExists(atPath: folder + "/geometry.poni") else { continue }
             html += "<h2>\(title)</h2>"
             if let svg = fm.contents(atPath: folder + "/geometry.svg") {
