@@ -72,7 +72,6 @@ $(OUT)/params/series.txt: FORCE ; $(call remember,$@,$(SERIES_OPTIONS))
 
 # Per setup $(1): its directory, settings, geometry, shared masks and integration engine.
 define setup_rules
-DIR.$(1) = $(OUT)/$(SETUP_DIR.$(1))
 IMAGES.$(1) = $(EMPTY_CELL.$(1)) $(SAMPLES.$(1))
 FIRST_IMAGE.$(1) = $$(image.$$(firstword $$(IMAGES.$(1))))
 BACKGROUND.$(1) = $(if $(EMPTY_CELL.$(1)),$(OUT)/integrated/$(EMPTY_CELL.$(1)).xy)

@@ -76,8 +76,7 @@ struct HingeSearch {
         for (j, h) in sorted.enumerated() {
             let half = h.width / 2
             guard h.scale > 0, h.centre - half >= p[0], h.centre + half <= p[n - 1] else { return false }
-            guard p.lazy.filter({ $0 < h.centre }).count >= pointsPerSide,
-                  p.lazy.filter({ $0 > h.centre }).count >= pointsPerSide else { return false }
+            guard pointsBelow(h.centre) >= pointsPerSide, pointsAbove(h.centre) >= pointsPerSide else { return false }
             for (s, gap) in zip(steps, stepHalfGaps) where abs(h.centre - s) <= half + gap { return false }
             if j > 0 {
                 let previous = sorted[j - 1]
@@ -86,6 +85,19 @@ struct HingeSearch {
             }
         }
         return true
+    }
+
+    /// How many pressures lie below (above) x; `p` is sorted.
+    func pointsBelow(_ x: Double) -> Int {
+        var low = 0, high = p.count
+        while low < high { let mid = (low + high) / 2; if p[mid] < x { low = mid + 1 } else { high = mid } }
+        return low
+    }
+
+    func pointsAbove(_ x: Double) -> Int {
+        var low = 0, high = p.count
+        while low < high { let mid = (low + high) / 2; if p[mid] <= x { low = mid + 1 } else { high = mid } }
+        return p.count - low
     }
 
     /// Weighted χ² of the line with these hinges and the steps; infinity when not admissible.

@@ -11,10 +11,9 @@ import Foundation
 ///   hⱼ(P) = wⱼ ln(1 + exp((P − cⱼ)/wⱼ)) is a smooth hinge ("softplus"): the slope changes by dⱼ
 ///   along a logistic centred on cⱼ, from 10 % to 90 % of the change over 2 ln 9 · wⱼ ≈ 4.39 wⱼ.
 ///   For wⱼ → 0 it is the sharp hinge max(0, P − cⱼ) of a piecewise-linear fit.
-/// - **compression curve with hinges**: y(P) = a (1 + cP)^e + Σⱼ dⱼ hⱼ(P) + Σₛ Jₛ [P > sₛ], the
-///   smooth part of the form of Murnaghan's V(P) = V₀(1 + K′P/K₀)^(−1/K′) (Murnaghan, PNAS 30
-///   (1944) 244) and of Q ∝ V^(−1/3): the curvature of ordinary compression, on which the
-///   hinges are the changes.
+/// - **compression curve**: y(P) = a (1 + cP)^e + Σₛ Jₛ [P > sₛ], the form of Murnaghan's
+///   V(P) = V₀(1 + K′P/K₀)^(−1/K′) (Murnaghan, PNAS 30 (1944) 244) and of Q ∝ V^(−1/3): ordinary
+///   compression, without changes of slope.
 ///
 /// - **curve with hinges**: y(P) = a + bL + qL² + Σⱼ dⱼ hⱼ(P) + Σₛ Jₛ [P > sₛ], L = ln(1 + cP)
 ///   with c fixed: the compression curve a(1 + cP)^e = a exp(eL) to second order in eL, linear in
@@ -83,7 +82,7 @@ public struct PressureCurve: Sendable {
     public var hinges: [Hinge]
     /// Pressures of the discontinuities (the value jumps for P above each).
     public var steps: [Double]
-    /// Line: [a, b, d₁…, J₁…]. Curved: [a, b, q, d₁…, J₁…]. Compression: [a, c, e, d₁…, J₁…].
+    /// Line: [a, b, d₁…, J₁…]. Curved: [a, b, q, d₁…, J₁…]. Compression: [a, c, e, J₁…].
     public var parameters: [Double]
     /// The curved baseline's c (0 for the others).
     public var logScale = 0.0
@@ -258,26 +257,24 @@ public struct PressureCurve: Sendable {
         return curve
     }
 
-    /// Weighted fit of the compression curve with these hinges (centres and widths held) and steps,
-    /// by Levenberg–Marquardt from `start` ([a, c, e]) or from a few starting points; nil for
-    /// negative pressures or a failed fit.
+    /// Weighted fit of the compression curve with these steps, by Levenberg–Marquardt from `start`
+    /// ([a, c, e]) or from a few starting points; nil for negative pressures or a failed fit.
     public static func fitCompression(pressure p: [Double], value y: [Double], weights: [Double],
-                                      hinges: [Hinge] = [], steps: [Double], start: [Double]? = nil) -> PressureCurve? {
-        let n = p.count, m = 3 + hinges.count + steps.count
+                                      steps: [Double], start: [Double]? = nil) -> PressureCurve? {
+        let n = p.count, m = 3 + steps.count
         guard n >= m + 1, let first = p.first, first >= 0 else { return nil }
-        // The fit runs on positive values; a, the slope changes and the jumps change sign back.
+        // The fit runs on positive values; a and the jumps change sign back.
         let sign: Double = y.allSatisfy { $0 > 0 } ? 1 : y.allSatisfy { $0 < 0 } ? -1 : 0
         guard sign != 0 || start != nil else { return nil }
         let flip = sign == 0 ? 1 : sign
         let values = y.map { $0 * flip }
         let root = weights.map { $0.squareRoot() }
-        let extra = hinges.count + steps.count
+        let extra = steps.count
         let lm = LevenbergMarquardt(lower: [-.infinity, 1e-6, -50] + Array(repeating: -.infinity, count: extra),
                                     upper: [.infinity, 100, 50] + Array(repeating: .infinity, count: extra))
         var basis = [[Double]](repeating: [Double](repeating: 0, count: extra), count: n)
         for i in 0 ..< n {
-            for (j, hinge) in hinges.enumerated() { basis[i][j] = hinge.value(at: p[i]) }
-            for (k, s) in steps.enumerated() where p[i] > s { basis[i][hinges.count + k] = 1 }
+            for (k, s) in steps.enumerated() where p[i] > s { basis[i][k] = 1 }
         }
         var starts: [[Double]] = []
         if let start { starts.append([start[0] * flip, start[1], start[2]]) }
@@ -299,19 +296,19 @@ public struct PressureCurve: Sendable {
             if best == nil || fit.chiSquare < best!.chiSquare { best = fit }
         }
         guard let best else { return nil }
-        let dof = max(1, n - m - hinges.reduce(0) { $0 + $1.shapeParameters })
+        let dof = max(1, n - m)
         // The fitter scales its covariance by χ²/ν; the curve's is scaled by max(1, χ²/ν).
-        let reduced = best.chiSquare / Double(max(1, n - m))
-        let rescale = reduced > 0 ? max(1, best.chiSquare / Double(dof)) / reduced : 1
+        let reduced = best.chiSquare / Double(dof)
+        let rescale = reduced > 0 ? max(1, reduced) / reduced : 1
         var parameters = best.parameters
         var covariance = best.covariance.map { $0 * rescale }
         if flip < 0 {
-            // a, the slope changes and the jumps change sign; c and e do not.
+            // a and the jumps change sign; c and e do not.
             let flipped = (0 ..< m).map { $0 != 1 && $0 != 2 }
             for i in 0 ..< m where flipped[i] { parameters[i] *= -1 }
             for i in 0 ..< m { for j in 0 ..< m where flipped[i] != flipped[j] { covariance[i * m + j] *= -1 } }
         }
-        return PressureCurve(baseline: .compression, hinges: hinges, steps: steps, parameters: parameters,
+        return PressureCurve(baseline: .compression, hinges: [], steps: steps, parameters: parameters,
                              covariance: covariance, chiSquare: best.chiSquare, degreesOfFreedom: dof)
     }
 
@@ -329,7 +326,7 @@ public struct PressureCurve: Sendable {
         case .curved:
             return Self.fitLine(pressure: p, value: y, weights: w, hinges: hinges, steps: steps, logScale: logScale)
         case .compression:
-            return Self.fitCompression(pressure: p, value: y, weights: w, hinges: hinges, steps: steps,
+            return Self.fitCompression(pressure: p, value: y, weights: w, steps: steps,
                                        start: [y[0] / pow(1 + parameters[1] * p[0], parameters[2]), parameters[1],
                                                parameters[2]])
         }

@@ -38,9 +38,14 @@ public struct ThermalExpansion: Sendable {
         return low < high ? low ... high : nil
     }
 
+    /// `samples` evenly spaced pressures over `range`, both ends included.
+    static func grid(_ range: ClosedRange<Double>, _ samples: Int) -> [Double] {
+        (0 ..< samples).map { range.lowerBound + (range.upperBound - range.lowerBound) * Double($0) / Double(samples - 1) }
+    }
+
     public static func band(low: PressureCurve, high: PressureCurve, over range: ClosedRange<Double>,
                             samples: Int = 181) -> Band {
-        let pressures = (0 ..< samples).map { range.lowerBound + (range.upperBound - range.lowerBound) * Double($0) / Double(samples - 1) }
+        let pressures = grid(range, samples)
         return Band(pressure: pressures, difference: pressures.map { high.value(at: $0) - low.value(at: $0) },
                     sigma: pressures.map { hypot(high.sigma(at: $0), low.sigma(at: $0)) })
     }
@@ -49,7 +54,7 @@ public struct ThermalExpansion: Sendable {
     /// (V ∝ Q1⁻³), with its uncertainty.
     public static func volumeBand(low: PressureCurve, high: PressureCurve, over range: ClosedRange<Double>,
                                   samples: Int = 181) -> Band {
-        let pressures = (0 ..< samples).map { range.lowerBound + (range.upperBound - range.lowerBound) * Double($0) / Double(samples - 1) }
+        let pressures = grid(range, samples)
         var change: [Double] = [], sigma: [Double] = []
         for p in pressures {
             let ql = low.value(at: p), qh = high.value(at: p)

@@ -118,13 +118,14 @@ public struct RunDraft: Sendable {
         guard !imagePaths.isEmpty else { throw BeamlineError(path: dataDirectory, "holds no detector images") }
         imagePaths.sort()
         // The log: every readable CSV/TSV with a file column, rows keyed by file name.
-        var logRows: [String: LogRow] = [:], logNotes: [String] = []
+        var logRows: [String: LogRow] = [:], logNotes: [String] = [], logsRead: [String] = []
         for log in logs.sorted() {
             do {
                 for row in try Self.readLog(log) {
                     logRows[URL(fileURLWithPath: row.file).lastPathComponent] = row
                 }
                 logNotes.append(log)
+                logsRead.append(log)
             } catch {
                 logNotes.append("\(log) not read: \(error)")
             }
@@ -162,6 +163,7 @@ public struct RunDraft: Sendable {
             let short = images.first { $0.setup == key }?.log?.mode == nil && shapes.filter { $0 == shapes[index] }.count == 1
             return String((short ? shapes[index] : key).map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
         }
+        let logDirectory = logsRead.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         var blocks: [(name: String, lines: [String], samples: [String])] = []
         var sampleCount = 0
         for key in order {
@@ -200,7 +202,7 @@ public struct RunDraft: Sendable {
                 for frame in 0 ..< image.frames {
                     let sample = image.frames > 1 ? String(format: "%@_%04d", name, frame) : name
                     samples.append(Self.sampleLine(sample, stem: name, image: image, frame: frame, spectra: spectra,
-                                                   logDirectory: logNotes.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path },
+                                                   logDirectory: logDirectory,
                                                    relative: relative))
                     sampleCount += 1
                 }
