@@ -42,12 +42,14 @@ let package = Package(
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
         // Stage jobs and the records the stages exchange, between the stage modules and the CLI.
         .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "Analysis", "BeamlineSupport"]),
+        // The HTML report and its plots.
+        .target(name: "Report", dependencies: ["Reduction", "Analysis", "PatternIO", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",
             dependencies: [
                 "DetectorImage", "BeamlineSupport", "BeamlineNumerics", "Integration", "PatternIO", "Pressure",
-                "StructureFactor", "Calibration", "Analysis", "Simulation", "Reduction",
+                "StructureFactor", "Calibration", "Analysis", "Simulation", "Reduction", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Integration", "DetectorImage", "BeamlineSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "BeamlineNumerics", "BeamlineSupport", "PatternIO"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "ReductionTests", dependencies: ["Reduction", "Analysis", "Integration", "DetectorImage", "BeamlineSupport"]),
         // Runs the built `beamline` executable; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["beamline"]),

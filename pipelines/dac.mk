@@ -112,13 +112,13 @@ $(foreach u,$(SETUPS),$(eval $(call setup_rules,$(u))))
 
 # Per image $(1) of setup $(2) (the samples and the empty cells): which file and frame,
 # remembered; its pattern, and that frame's full mask (shared masks, invalid pixels, diamond
-# spots) beside it.
+# spots) and a thumbnail with the masks coloured (for the report) beside it.
 define image_rules
 $(OUT)/params/image.$(1).txt: FORCE ; $$(call remember,$$@,$(image.$(1)) $(frame.$(1)) $(2))
 $(OUT)/integrated/$(1).xy: $(image.$(1)) $(OUT)/params/image.$(1).txt $$(ENGINE.$(2))
-	@mkdir -p $(OUT)/masks
+	@mkdir -p $(OUT)/masks $(OUT)/thumbnails
 	$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --engine $$(ENGINE.$(2)) $$(ENGINE_OPTIONS.$(2)) \
-	    --mask-output $(OUT)/masks/$(1).tif -o $(OUT)/integrated
+	    --mask-output $(OUT)/masks/$(1).tif --thumbnail-output $(OUT)/thumbnails/$(1).png -o $(OUT)/integrated
 endef
 
 # Per sample: its pressure from a ruby spectrum or from the standard's reflections in its pattern.

@@ -6,6 +6,17 @@ import Foundation
 public enum PNG {
     public static func greyscale(_ pixels: [UInt8], width: Int, height: Int) -> [UInt8] {
         precondition(pixels.count == width * height, "pixel count does not match the shape")
+        return encode(pixels, width: width, height: height, colourType: 0, palette: nil)
+    }
+
+    /// An 8-bit palette image (colour type 3): `indices` into `palette`, at most 256 RGB entries.
+    public static func indexed(_ indices: [UInt8], palette: [(UInt8, UInt8, UInt8)], width: Int, height: Int) -> [UInt8] {
+        precondition(indices.count == width * height, "pixel count does not match the shape")
+        precondition(!palette.isEmpty && palette.count <= 256, "a PNG palette has 1 to 256 entries")
+        return encode(indices, width: width, height: height, colourType: 3, palette: palette.flatMap { [$0.0, $0.1, $0.2] })
+    }
+
+    static func encode(_ pixels: [UInt8], width: Int, height: Int, colourType: UInt8, palette: [UInt8]?) -> [UInt8] {
         var raw: [UInt8] = []
         raw.reserveCapacity((width + 1) * height)
         for y in 0 ..< height {
@@ -28,7 +39,8 @@ public enum PNG {
         }
         zlib += bigEndian(b << 16 | a)
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        png += chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 0, 0, 0, 0])
+        png += chunk("IHDR", bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, colourType, 0, 0, 0])
+        if let palette { png += chunk("PLTE", palette) }
         png += chunk("IDAT", zlib)
         png += chunk("IEND", [])
         return png

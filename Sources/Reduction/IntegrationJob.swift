@@ -25,6 +25,8 @@ public struct IntegrationJob {
     public var name: String?
     /// Where to write the frame's full mask (static, invalid pixels, spots); single frame only.
     public var maskOutput: String?
+    /// Where to write a thumbnail PNG of the frame with its masks coloured; single frame only.
+    public var thumbnailOutput: String?
     public var sigmaClip: SigmaClip?
     public var dummy: Float?
     public var deltaDummy: Float = 0
@@ -32,6 +34,8 @@ public struct IntegrationJob {
     public var monitor: Double?
     public var program: String
     public var poniPath: String?
+    /// Called after each frame with (frames done, frames selected): progress on long runs.
+    public var progress: ((Int, Int) -> Void)?
 
     public init(prepared: PreparedIntegration, outputDirectory: String, program: String) {
         self.prepared = prepared
@@ -78,6 +82,9 @@ public struct IntegrationJob {
         if maskOutput != nil, selected.count != 1 {
             throw BeamlineError("--mask-output needs exactly one image and frame (\(selected.count) selected)")
         }
+        if thumbnailOutput != nil, selected.count != 1 {
+            throw BeamlineError("--thumbnail-output needs exactly one image and frame (\(selected.count) selected)")
+        }
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         // The next frame is decoded on another thread while this one is integrated: decoding is
         // serial and would leave a core idle. One decode at a time, so no reader is ever used
@@ -92,6 +99,7 @@ public struct IntegrationJob {
             let frame = try pending!.result()
             pending = k + 1 < selected.count ? FrameRead(selected[k + 1].0, index: selected[k + 1].1) : nil
             reports.append(try integrate(frame, from: item.0, name: item.2))
+            progress?(k + 1, selected.count)
         }
         return reports
     }
@@ -150,6 +158,11 @@ public struct IntegrationJob {
             for i in full.values.indices where !frame.pixels[i].isFinite { full.values[i] = 1 }
             if let spots { full = try full.union(spots) }
             try full.write(to: maskOutput)
+        }
+        if let thumbnailOutput {
+            let png = FrameThumbnail.png(pixels: frame.pixels, width: frame.width, height: frame.height,
+                                         sharedMask: prepared.staticMask, spots: spots)
+            try AtomicFile.write(Data(png), to: thumbnailOutput)
         }
         var factor = monitor ?? 1
         if normalizeExposure {

@@ -36,7 +36,13 @@ struct IntegrateCommand: ParsableCommand {
     @Option(help: "Write the frame's full mask (every frame's masks, invalid pixels, spots) here; one frame only.")
     var maskOutput: String?
 
+    @Option(help: "Write a thumbnail PNG of the frame with its masks coloured (for the report); one frame only.")
+    var thumbnailOutput: String?
+
     @OptionGroup var perFrame: FrameOptions
+
+    @Flag(help: "Show a progress line on stderr (shown anyway on a terminal, for more than one frame).")
+    var progress = false
 
     @Option(help: "Integrate only this frame (0-based) of each multi-frame input.")
     var frame: Int?
@@ -71,6 +77,9 @@ struct IntegrateCommand: ParsableCommand {
         job.frame = frame
         job.name = name
         job.maskOutput = maskOutput
+        job.thumbnailOutput = thumbnailOutput
+        let progressLine = ProgressLine("integrate", unit: "frames", force: progress)
+        job.progress = { done, total in if total > 1 { progressLine.update(done, of: total) } }
         job.sigmaClip = perFrame.sigmaClip.map { SigmaClip(threshold: $0, maxIterations: perFrame.sigmaClipIterations) }
         job.dummy = perFrame.dummy
         job.deltaDummy = perFrame.deltaDummy

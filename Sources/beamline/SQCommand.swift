@@ -103,6 +103,9 @@ struct SQCommand: ParsableCommand {
     @Option(help: "μ·t of a flat sample in transmission, for the absorption correction.")
     var muT = 0.0
 
+    @Flag(help: "Show a progress line on stderr (shown anyway on a terminal, for more than one pattern).")
+    var progress = false
+
     @Flag(help: "Correct for polarization (only for patterns that are not yet corrected).")
     var polarization = false
 
@@ -186,7 +189,9 @@ struct SQCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         // Along a series each refinement may start from its neighbour's result.
         var neighbour: (scale: Double, density: Double)?
-        for path in patterns {
+        let progressLine = patterns.count > 1 ? ProgressLine("sq", unit: "patterns", force: progress) : nil
+        for (done, path) in patterns.enumerated() {
+            defer { progressLine?.update(done + 1, of: patterns.count) }
             let sample = try PatternFile.read(path)
             guard let lambda = givenWavelength ?? sample.headerValue("wavelength_A").flatMap(Double.init) else {
                 throw BeamlineError(path: path, "no wavelength: give --wavelength (Å); the pattern's header states none")

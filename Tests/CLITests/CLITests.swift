@@ -252,6 +252,52 @@ struct CLITests {
     }
 
     /// Runs `make -j2` in `directory` with our executable and calibration tables.
+    /// Renders `page` in headless Chromium with a script that compares the laid-out boxes of every
+    /// picture's texts: the lines "picture: text | text" for each overlapping pair and "picture: outside
+    /// text" for a text beyond its picture, inside one string (empty when all is well).
+    static func textOverlapsInChromium(_ chromium: String, page: String) throws -> [String] {
+        let script = """
+            <script>
+            const found = [];
+            document.querySelectorAll('svg').forEach((svg, n) => {
+              const frame = svg.getBoundingClientRect();
+              const texts = [...svg.querySelectorAll('text')].map(t => ({s: t.textContent, r: t.getBoundingClientRect()}))
+                .filter(t => t.r.width > 0);
+              for (let i = 0; i < texts.length; i++) {
+                const a = texts[i].r;
+                if (a.left < frame.left - 0.5 || a.right > frame.right + 0.5 || a.top < frame.top - 0.5 || a.bottom > frame.bottom + 0.5)
+                  found.push(n + ': outside ' + texts[i].s);
+                for (let j = i + 1; j < texts.length; j++) {
+                  const b = texts[j].r;
+                  if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+                    found.push(n + ': ' + texts[i].s + ' | ' + texts[j].s);
+                }
+              }
+            });
+            const out = document.createElement('pre');
+            out.id = 'text-check';
+            out.textContent = 'BEGIN' + found.join('\\n') + 'END';
+            document.body.appendChild(out);
+            </script>
+            """
+        let checked = page + ".check.html"
+        let html = try String(contentsOfFile: page, encoding: .utf8).replacingOccurrences(of: "</body>", with: script + "</body>")
+        try html.write(toFile: checked, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: checked) }
+        let browser = Process()
+        browser.executableURL = URL(fileURLWithPath: chromium)
+        browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + checked]
+        let out = Pipe()
+        browser.standardOutput = out
+        browser.standardError = FileHandle.nullDevice
+        try browser.run()
+        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        browser.waitUntilExit()
+        guard let start = dom.range(of: "BEGIN", options: .backwards), let end = dom.range(of: "END", range: start.upperBound ..< dom.endIndex)
+        else { return ["the check script did not run"] }
+        return [String(dom[start.upperBound ..< end.lowerBound])]
+    }
+
     static func make(in directory: String, _ extra: [String] = []) throws -> Result {
         let repository = Self.repository
         let process = Process()
@@ -506,7 +552,19 @@ struct CLITests {
         #expect(first.status == 0, "\(first.stderr)")
         let report = dir + "/pipelines/example/out/report.html"
         let html = try String(contentsOfFile: report, encoding: .utf8)
-        #expect(html.contains("<svg") && html.contains("Q1 (1/Å) against pressure") && html.contains("glass_390K_06"))
+        #expect(html.contains("<svg") && html.contains("Q1 (Å⁻¹) against pressure") && html.contains("glass_390K_06"))
+        // A thumbnail with its masks for each of the 15 images, every plot also standalone beside the report.
+        #expect(html.components(separatedBy: "<img src=\"data:image/png;base64,").count - 1 == 15)
+        let plots = try FileManager.default.contentsOfDirectory(atPath: dir + "/pipelines/example/out/plots").sorted()
+        #expect(plots.count >= 11 && plots.contains("06-q1.svg") && plots.contains("01-calibration-residuals.svg"), "\(plots)")
+        for plot in plots {
+            let svg = try String(contentsOfFile: dir + "/pipelines/example/out/plots/" + plot, encoding: .utf8)
+            #expect(svg.hasPrefix("<?xml") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\"") && html.contains(svg.dropFirst(39)),
+                    "\(plot) is not the report's plot as a standalone SVG")
+        }
+        // Error bars on the peak positions: one path of bars per isotherm.
+        let q1Plot = try String(contentsOfFile: dir + "/pipelines/example/out/plots/06-q1.svg", encoding: .utf8)
+        #expect(q1Plot.components(separatedBy: "stroke-width=\"0.9\" fill=\"none\"").count - 1 == 2)
         // Rendered in headless Chromium: the page's text after layout holds the plots and the table.
         if let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
             let browser = Process()
@@ -523,6 +581,15 @@ struct CLITests {
             #expect(dom.components(separatedBy: "<svg").count >= 9, "plots missing from the rendered page")
             #expect(dom.components(separatedBy: "<tr><td>glass_").count - 1 == 14, "rows of the points table")
             #expect(dom.contains("<h2>Transitions</h2>") && dom.contains("discontinuous"))
+            // Laid out by the browser with its own fonts: no two texts of a picture overlap, none leaves it.
+            let overlaps = try Self.textOverlapsInChromium(chromium, page: report)
+            #expect(overlaps.count == 1 && overlaps[0].isEmpty, "overlapping or clipped texts:\n\(overlaps.joined(separator: "\n"))")
+            // The check itself sees an overlap and a text beyond its picture.
+            let control = dir + "/control.html"
+            try "<html><body><svg width=\"100\" height=\"40\"><text x=\"5\" y=\"20\">293 K</text><text x=\"20\" y=\"24\">390 K</text>"
+                .appending("<text x=\"90\" y=\"30\">cut off</text></svg></body></html>").write(toFile: control, atomically: true, encoding: .utf8)
+            let seen = try Self.textOverlapsInChromium(chromium, page: control).joined()
+            #expect(seen.contains("293 K | 390 K") && seen.contains("outside cut off"), "\(seen)")
         } else {
             print("skipped: no chromium to render the report (make deps installs it)")
         }
