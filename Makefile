@@ -1,7 +1,8 @@
 # beamline — data reduction for diamond-anvil-cell X-ray diffraction.
 #
 #   make deps    install the C libraries (libtiff, libhdf5) with apt-get if pkg-config cannot find them,
-#                and Debian's chromium (the tests render the HTML report headless)
+#                Debian's chromium (the tests render the HTML report headless) and python3-h5py (the tests
+#                read results.nxs with h5py)
 #   make demo    build and run the main job on the bundled default data
 #   make test    build and run the test suite
 #   make bench   benchmarks against fabio/pyFAI (release build; installs them into bench/.venv)
@@ -24,6 +25,7 @@ deps:
 	  missing="$$missing libtiff-dev libhdf5-dev"; \
 	fi; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1 || missing="$$missing python3-h5py"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \

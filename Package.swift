@@ -41,9 +41,10 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["BeamlineNumerics", "BeamlineSupport", "PatternIO"]),
         .target(name: "Calibration", dependencies: ["Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),
         // Stage jobs and the records the stages exchange, between the stage modules and the CLI.
-        .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "Analysis", "BeamlineSupport"]),
+        .target(name: "Reduction", dependencies: ["Integration", "Calibration", "DetectorImage", "Analysis", "PatternIO",
+                                                  "BeamlineSupport"]),
         // The HTML report and its plots.
-        .target(name: "Report", dependencies: ["Reduction", "Analysis", "PatternIO", "BeamlineSupport"]),
+        .target(name: "Report", dependencies: ["Reduction", "Analysis", "Integration", "PatternIO", "BeamlineSupport"]),
 
         .executableTarget(
             name: "beamline",

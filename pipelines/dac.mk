@@ -31,7 +31,7 @@ OUT ?= out
 .PHONY: all FORCE
 
 # The report, then a non-zero exit if a sample failed.
-all: $(OUT)/report.html
+all: $(OUT)/report.html $(OUT)/results.nxs
 	@failed=$$(cd $(OUT)/failed 2>/dev/null && ls *.txt 2>/dev/null | sed 's/\.txt$$//' | tr '\n' ' '); \
 	if [ -n "$$failed" ]; then echo "failed samples (see $(OUT)/failed/ and the report): $$failed" >&2; exit 1; fi
 
@@ -174,6 +174,10 @@ $(OUT)/peaks.tsv: $(OUTCOMES) $(OUT)/conditions.tsv
 
 $(OUT)/series.json: $(OUT)/peaks.tsv $(OUT)/params/series.txt
 	$(BEAMLINE) series $< $(SERIES_OPTIONS) -o $@ > /dev/null
+
+# The same results as one NeXus/HDF5 file (h5py, silx view), with the SHA-256 of every input.
+$(OUT)/results.nxs: $(OUT)/series.json $(OUT)/peaks.tsv $(foreach u,$(SETUPS),$(OUT)/$(SETUP_DIR.$(u))geometry.poni)
+	$(BEAMLINE) results $(OUT) -o $@ > /dev/null
 
 $(OUT)/report.html: $(OUT)/series.json $(OUT)/peaks.tsv $(foreach u,$(SETUPS),$(OUT)/$(SETUP_DIR.$(u))geometry.poni)
 	$(BEAMLINE) report $(OUT) -o $@

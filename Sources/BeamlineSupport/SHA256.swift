@@ -1,3 +1,4 @@
+import Foundation
 /// SHA-256 (FIPS 180-4), used to record the checksum of every input in output
 /// headers and to compare decoded pixel arrays with reference digests.
 public struct SHA256: Sendable {
@@ -112,5 +113,24 @@ public struct SHA256: Sendable {
 extension UInt32 {
     @inline(__always) fileprivate func rotatedRight(_ n: UInt32) -> UInt32 {
         (self >> n) | (self << (32 - n))
+    }
+
+}
+
+extension SHA256 {
+    /// The digest of a file, read in pieces of 1 MiB (raw images are tens of MB).
+    public static func fileDigest(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BeamlineError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n >= 0 else { throw BeamlineError(path: path, "cannot read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< n])) }
+        }
+        return hash.hexDigest()
     }
 }

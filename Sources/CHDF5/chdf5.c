@@ -415,3 +415,165 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
     if (l.needed < buffer_cap) buffer[l.needed] = 0;
     return 0;
 }
+
+/* ---- Writing ---------------------------------------------------------------------------- */
+
+int chdf5_create_file(const char *path, int64_t *file_id, char *error, size_t cap) {
+    quiet();
+    *file_id = -1;
+    hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) return fail(error, cap, "cannot create the file");
+    *file_id = id;
+    return 0;
+}
+
+int chdf5_close_written_file(int64_t file_id, char *error, size_t cap) {
+    quiet();
+    if (H5Fflush((hid_t)file_id, H5F_SCOPE_LOCAL) < 0) {
+        fail(error, cap, "cannot write the file");
+        H5Fclose((hid_t)file_id);
+        return -1;
+    }
+    if (H5Fclose((hid_t)file_id) < 0) return fail(error, cap, "cannot close the file");
+    return 0;
+}
+
+static hid_t utf8_string_type(void) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    if (type < 0) return -1;
+    if (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) {
+        H5Tclose(type);
+        return -1;
+    }
+    return type;
+}
+
+static int set_string_attribute(hid_t object, const char *name, const char *const *values, uint64_t count,
+                                int scalar) {
+    hid_t type = utf8_string_type();
+    hsize_t dims[1] = {count};
+    hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    int status = -1;
+    if (type >= 0 && space >= 0) {
+        if (H5Aexists(object, name) > 0) H5Adelete(object, name);
+        hid_t attr = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (attr >= 0) {
+            status = H5Awrite(attr, type, values) < 0 ? -1 : 0;
+            H5Aclose(attr);
+        }
+    }
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return status;
+}
+
+int chdf5_write_group(int64_t file_id, const char *path, const char *nx_class, char *error, size_t cap) {
+    quiet();
+    hid_t file = (hid_t)file_id;
+    if (create_groups_for(file, path) < 0) return fail(error, cap, "cannot create the parent groups");
+    hid_t group = H5Lexists(file, path, H5P_DEFAULT) > 0 ? H5Gopen2(file, path, H5P_DEFAULT)
+                                                        : H5Gcreate2(file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0) return fail(error, cap, "cannot create the group");
+    int status = 0;
+    if (nx_class && set_string_attribute(group, "NX_class", &nx_class, 1, 1) < 0) status = -1;
+    H5Gclose(group);
+    return status < 0 ? fail(error, cap, "cannot write NX_class") : 0;
+}
+
+int chdf5_write_doubles(int64_t file_id, const char *path, const double *values, int32_t rank,
+                        const uint64_t *dims, char *error, size_t cap) {
+    quiet();
+    hid_t file = (hid_t)file_id;
+    if (rank < 0 || rank > 8) {
+        snprintf(error, cap, "bad rank %d", rank);
+        return -1;
+    }
+    if (create_groups_for(file, path) < 0) return fail(error, cap, "cannot create the parent groups");
+    hsize_t shape[8];
+    uint64_t total = 1;
+    for (int32_t i = 0; i < rank; i++) {
+        shape[i] = dims[i];
+        total *= dims[i];
+    }
+    hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, shape, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int status = -1;
+    if (space >= 0 && dcpl >= 0) {
+        if (rank > 0 && total >= 4096) {
+            /* Chunks of whole rows (the last dimension), compressed: patterns compress about twice. */
+            hsize_t chunk[8];
+            for (int32_t i = 0; i < rank; i++) chunk[i] = (i == rank - 1 || shape[i] == 0) ? (shape[i] ? shape[i] : 1) : 1;
+            H5Pset_chunk(dcpl, rank, chunk);
+            H5Pset_shuffle(dcpl);
+            H5Pset_deflate(dcpl, 4);
+        }
+        hid_t dset = H5Dcreate2(file, path, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (dset >= 0) {
+            status = (total == 0 || H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0) ? 0 : -1;
+            H5Dclose(dset);
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return status < 0 ? fail(error, cap, "cannot write the dataset") : 0;
+}
+
+int chdf5_write_strings(int64_t file_id, const char *path, const char *const *values, uint64_t count,
+                        int32_t scalar, char *error, size_t cap) {
+    quiet();
+    hid_t file = (hid_t)file_id;
+    if (scalar && count != 1) {
+        snprintf(error, cap, "a scalar string needs one value, not %llu", (unsigned long long)count);
+        return -1;
+    }
+    if (create_groups_for(file, path) < 0) return fail(error, cap, "cannot create the parent groups");
+    hid_t type = utf8_string_type();
+    hsize_t dims[1] = {count};
+    hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    int status = -1;
+    if (type >= 0 && space >= 0) {
+        hid_t dset = H5Dcreate2(file, path, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (dset >= 0) {
+            status = (count == 0 || H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0) ? 0 : -1;
+            H5Dclose(dset);
+        }
+    }
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return status < 0 ? fail(error, cap, "cannot write the strings") : 0;
+}
+
+int chdf5_write_string_attribute(int64_t file_id, const char *path, const char *name,
+                                 const char *const *values, uint64_t count, int32_t scalar,
+                                 char *error, size_t cap) {
+    quiet();
+    if (scalar && count != 1) {
+        snprintf(error, cap, "a scalar attribute needs one value");
+        return -1;
+    }
+    hid_t object = H5Oopen((hid_t)file_id, path, H5P_DEFAULT);
+    if (object < 0) return fail(error, cap, "no object to attach the attribute to");
+    int status = set_string_attribute(object, name, values, count, scalar);
+    H5Oclose(object);
+    return status < 0 ? fail(error, cap, "cannot write the attribute") : 0;
+}
+
+int chdf5_write_double_attribute(int64_t file_id, const char *path, const char *name, double value,
+                                 char *error, size_t cap) {
+    quiet();
+    hid_t object = H5Oopen((hid_t)file_id, path, H5P_DEFAULT);
+    if (object < 0) return fail(error, cap, "no object to attach the attribute to");
+    hid_t space = H5Screate(H5S_SCALAR);
+    int status = -1;
+    if (space >= 0) {
+        if (H5Aexists(object, name) > 0) H5Adelete(object, name);
+        hid_t attr = H5Acreate2(object, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (attr >= 0) {
+            status = H5Awrite(attr, H5T_NATIVE_DOUBLE, &value) < 0 ? -1 : 0;
+            H5Aclose(attr);
+        }
+        H5Sclose(space);
+    }
+    H5Oclose(object);
+    return status < 0 ? fail(error, cap, "cannot write the attribute") : 0;
+}

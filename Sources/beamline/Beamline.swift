@@ -12,6 +12,6 @@ struct Beamline: ParsableCommand {
             previous stage wrote and writes files the next one reads.
             """,
         version: version,
-        subcommands: [InfoCommand.self, ConvertCommand.self, IntegrateCommand.self, PrepareCommand.self, PressureCommand.self, SQCommand.self, CalibrantCommand.self, MaskCommand.self, CalibrateCommand.self, PeaksCommand.self, SeriesCommand.self, SimulateCommand.self, InitCommand.self, PlanCommand.self, ReportCommand.self]
+        subcommands: [InfoCommand.self, ConvertCommand.self, IntegrateCommand.self, PrepareCommand.self, PressureCommand.self, SQCommand.self, CalibrantCommand.self, MaskCommand.self, CalibrateCommand.self, PeaksCommand.self, SeriesCommand.self, SimulateCommand.self, InitCommand.self, PlanCommand.self, ReportCommand.self, ResultsCommand.self]
     )
 }

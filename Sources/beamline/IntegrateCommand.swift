@@ -3,6 +3,7 @@ import BeamlineSupport
 import DetectorImage
 import Foundation
 import Integration
+import PatternIO
 import Reduction
 
 struct IntegrateCommand: ParsableCommand {
@@ -40,6 +41,9 @@ struct IntegrateCommand: ParsableCommand {
     var thumbnailOutput: String?
 
     @OptionGroup var perFrame: FrameOptions
+
+    @Option(help: "Also write every pattern into this NeXus/HDF5 file (NXazint1d: one image × radial array).")
+    var nexus: String?
 
     @Flag(help: "Show a progress line on stderr (shown anyway on a terminal, for more than one frame).")
     var progress = false
@@ -86,6 +90,20 @@ struct IntegrateCommand: ParsableCommand {
         job.normalizeExposure = perFrame.normalizeExposure
         job.monitor = perFrame.monitor
         job.poniPath = integration.poni
-        _ = try job.run(sources, firstRead: firstRead)
+        let reports = try job.run(sources, firstRead: firstRead)
+        if let nexus {
+            // The patterns as written, read back: the NeXus file holds exactly the text files' numbers.
+            var results = NeXusResults(title: "beamline integrate", program: "beamline", version: Beamline.version)
+            results.geometry = setup.geometry
+            results.geometryText = try? InputFile.text(of: integration.poni)
+            for report in reports {
+                let stem = (output as NSString).appendingPathComponent(report.name)
+                let pattern = try PatternFile.read(perFrame.format == .chi ? stem + ".chi" : stem + ".xy")
+                results.integrated.append(.init(name: report.name, pattern: pattern))
+            }
+            results.inputs = try images.map { ($0, try SHA256.fileDigest($0)) }
+            results.parameters = [("command", CommandLine.arguments.joined(separator: " "))]
+            try results.write(to: nexus)
+        }
     }
 }

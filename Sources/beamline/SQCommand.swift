@@ -103,6 +103,9 @@ struct SQCommand: ParsableCommand {
     @Option(help: "μ·t of a flat sample in transmission, for the absorption correction.")
     var muT = 0.0
 
+    @Option(help: "Also write S(Q), F(Q) and G(r) of every pattern into this NeXus/HDF5 file.")
+    var nexus: String?
+
     @Flag(help: "Show a progress line on stderr (shown anyway on a terminal, for more than one pattern).")
     var progress = false
 
@@ -189,6 +192,7 @@ struct SQCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         // Along a series each refinement may start from its neighbour's result.
         var neighbour: (scale: Double, density: Double)?
+        var written: [String] = []
         let progressLine = patterns.count > 1 ? ProgressLine("sq", unit: "patterns", force: progress) : nil
         for (done, path) in patterns.enumerated() {
             defer { progressLine?.update(done + 1, of: patterns.count) }
@@ -241,6 +245,20 @@ struct SQCommand: ParsableCommand {
             }
             // The .sq file last: it is what make waits for, so its presence means all four exist.
             try write(stem + ".sq", header + ["columns: Q(1/A) S(Q)"], result.q.indices.map { [result.q[$0], result.s[$0]] })
+            written.append(stem)
+        }
+        if let nexus {
+            // The files as written, read back: the NeXus file holds exactly the text files' numbers.
+            var results = NeXusResults(title: "beamline sq", program: "beamline", version: Beamline.version)
+            for stem in written {
+                let name = (stem as NSString).lastPathComponent
+                results.structureFactors.append(.init(name: name, pattern: try PatternFile.read(stem + ".sq")))
+                results.reducedStructureFactors.append(.init(name: name, pattern: try PatternFile.read(stem + ".fq")))
+                results.pairDistributions.append(.init(name: name, pattern: try PatternFile.read(stem + ".gr")))
+            }
+            results.inputs = try (patterns + (background.map { [$0] } ?? [])).map { ($0, try SHA256.fileDigest($0)) }
+            results.parameters = [("command", CommandLine.arguments.joined(separator: " "))]
+            try results.write(to: nexus)
         }
     }
 

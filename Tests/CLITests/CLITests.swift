@@ -109,6 +109,13 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: out + "/small.cake.edf.axes.txt"))
         // No temporary files are left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).allSatisfy { !$0.hasPrefix(".") })
+        // The same pattern in a NeXus file, as h5py reads it.
+        let nexus = try Self.run(["integrate", fixtures.appendingPathComponent("small.tif").path,
+                                  "--poni", fixtures.appendingPathComponent("small.poni").path, "--bins", "400",
+                                  "-o", out + "/nx", "--nexus", out + "/nx/small.nxs"])
+        #expect(nexus.status == 0, "\(nexus.stderr)")
+        let read = try Self.comparePatternsWithH5py(out + "/nx/small.nxs", textDirectory: out + "/nx")
+        #expect(read == "OK integrated 1" || read.hasPrefix("skipped"), "\(read)")
     }
 
     /// The real Pilatus crop's gap pixels (−2) are left out by default: the same pattern as
@@ -218,6 +225,12 @@ struct CLITests {
             #expect(content.contains("sha256="))
             #expect(content.contains("bg_scale=0.9"))
         }
+        let nexus = try Self.run(["sq", dir + "/glass.xy", "--background", dir + "/empty.xy", "--bg-scale", "0.9",
+                                  "--composition", "Ce65Co25Al10", "--density", "0.035", "-o", dir + "/nx",
+                                  "--nexus", dir + "/nx/sq.nxs"])
+        #expect(nexus.status == 0, "\(nexus.stderr)")
+        let read = try Self.comparePatternsWithH5py(dir + "/nx/sq.nxs", textDirectory: dir + "/nx")
+        #expect(read == "OK sq 1 fq 1 gr 1" || read.hasPrefix("skipped"), "\(read)")
         // Options from a config file; the command line wins.
         try "composition = SiO2\nbackground = \(dir)/empty.xy\nbg_scale = 0.5\nlorch = true\n".write(toFile: dir + "/sq.conf", atomically: true, encoding: .utf8)
         let configured = try Self.run(["sq", dir + "/glass.xy", "--config", dir + "/sq.conf", "--bg-scale", "0.7", "-o", dir + "/out4"])
@@ -252,6 +265,103 @@ struct CLITests {
     }
 
     /// Runs `make -j2` in `directory` with our executable and calibration tables.
+    /// Every curve of a NeXus file's /entry/{integrated,sq,fq,gr} against the text file of the same
+    /// name in `textDirectory`, read with h5py: "OK" and the counts, the first difference, or "skipped".
+    static func comparePatternsWithH5py(_ file: String, textDirectory: String) throws -> String {
+        let script = """
+            import sys
+            try:
+                import h5py, numpy as np
+            except ImportError:
+                print("skipped: no h5py for /usr/bin/python3"); sys.exit(0)
+            f = h5py.File(sys.argv[1], "r"); e = f["entry"]; found = []
+            for group, ext, signal in [("integrated", "xy", "I"), ("sq", "sq", "S"), ("fq", "fq", "F"), ("gr", "gr", "G")]:
+                if group not in e: continue
+                for name in e[group]:
+                    g = e[group][name]; x = np.loadtxt(sys.argv[2] + "/" + name + "." + ext)
+                    axis = g.attrs["axes"]; axis = axis.decode() if isinstance(axis, bytes) else str(axis)
+                    if not (np.array_equal(g[axis][()], x[:, 0]) and np.array_equal(g[signal][()], x[:, 1])):
+                        print("differs:", group, name); sys.exit(1)
+                found.append(group + " " + str(len(e[group])))
+            print("OK " + " ".join(found))
+            """
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return "skipped: no /usr/bin/python3" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, file, textDirectory]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Opens OUT/results.nxs with h5py (Debian's python3-h5py, which `make deps` installs) and compares
+    /// it with the text files: "OK" and the counts, the first difference, or "skipped" without h5py.
+    static func checkNeXusWithH5py(_ out: String) throws -> String {
+        let script = """
+            import sys, hashlib, os
+            try:
+                import h5py, numpy as np
+            except ImportError:
+                print("skipped: no h5py for /usr/bin/python3 (make deps installs python3-h5py)"); sys.exit(0)
+            out = sys.argv[1]
+            f = h5py.File(out + "/results.nxs", "r")
+            def text(v): return v.decode() if isinstance(v, bytes) else str(v)
+            assert text(f.attrs["NX_class"]) == "NXroot" and text(f.attrs["default"]) == "entry"
+            e = f["entry"]
+            assert text(e.attrs["NX_class"]) == "NXentry" and text(e["definition"][()]) == "NXazint1d"
+            def same(a, b, what):
+                if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+                    print("differs:", what); sys.exit(1)
+            counts = {}
+            for name in e["integrated"]:
+                x = np.loadtxt(out + "/integrated/" + name + ".xy"); g = e["integrated"][name]
+                assert text(g.attrs["signal"]) == "I" and text(g.attrs["axes"]) == "q"
+                same(g["q"][()], x[:, 0], name + " q"); same(g["I"][()], x[:, 1], name + " I")
+                same(g["I_errors"][()], x[:, 2], name + " sigma")
+                counts["integrated"] = counts.get("integrated", 0) + 1
+            for group, ext, signal, axis in [("sq", "sq", "S", "q"), ("fq", "fq", "F", "q"), ("gr", "gr", "G", "r")]:
+                for name in e[group]:
+                    x = np.loadtxt(out + "/sq/" + name + "." + ext); g = e[group][name]
+                    same(g[axis][()], x[:, 0], name + " " + group + " x"); same(g[signal][()], x[:, 1], name + " " + group)
+                    counts[group] = counts.get(group, 0) + 1
+            d = e["data"]
+            assert list(map(text, d.attrs["axes"])) == [".", "q"] and text(d.attrs["signal"]) == "I"
+            for k, name in enumerate(map(text, d["name"][()])):
+                x = np.loadtxt(out + "/integrated/" + name + ".xy")
+                row = d["I"][k]; grid = d["q"][()]
+                same(grid[np.isfinite(row)], x[:, 0], name + " stack q"); same(row[np.isfinite(row)], x[:, 1], name + " stack I")
+                counts["stack"] = counts.get("stack", 0) + 1
+            p = e["peaks"]
+            lines = [l.split("\t") for l in open(out + "/peaks.tsv") if not l.startswith("#")]
+            header, rows = lines[0], lines[1:]
+            for c, column in enumerate(header):
+                column = column.strip()
+                if column == "name": continue
+                same(p[column][()], np.array([float(r[c]) for r in rows]), "peaks " + column)
+            counts["peaks"] = len(rows)
+            files = list(map(text, e["reduction/input/files"][()])); sums = list(map(text, e["reduction/input/sha256"][()]))
+            for path, digest in zip(files, sums):
+                if hashlib.sha256(open(path, "rb").read()).hexdigest() != digest: print("checksum differs:", path); sys.exit(1)
+            assert any(path.endswith(".mar640") for path in files), "raw images missing from the provenance"
+            print("OK", " ".join(k + " " + str(counts[k]) for k in ["integrated", "sq", "fq", "gr", "stack", "peaks"]))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return "skipped: no /usr/bin/python3" }
+        process.arguments = ["-c", script, out]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Renders `page` in headless Chromium with a script that compares the laid-out boxes of every
     /// picture's texts: the lines "picture: text | text" for each overlapping pair and "picture: outside
     /// text" for a text beyond its picture, inside one string (empty when all is well).
@@ -562,6 +672,11 @@ struct CLITests {
             #expect(svg.hasPrefix("<?xml") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\"") && html.contains(svg.dropFirst(39)),
                     "\(plot) is not the report's plot as a standalone SVG")
         }
+        // results.nxs read with h5py: every array equals its text file, every checksum its file.
+        let nexus = try Self.checkNeXusWithH5py(dir + "/pipelines/example/out")
+        #expect(nexus.hasPrefix("OK") || nexus.hasPrefix("skipped"), "\(nexus)")
+        if nexus.hasPrefix("skipped") { print(nexus) }
+        #expect(!nexus.hasPrefix("OK") || nexus.contains("integrated 15 sq 14 fq 14 gr 14 stack 15 peaks 14"), "\(nexus)")
         // Error bars on the peak positions: one path of bars per isotherm.
         let q1Plot = try String(contentsOfFile: dir + "/pipelines/example/out/plots/06-q1.svg", encoding: .utf8)
         #expect(q1Plot.components(separatedBy: "stroke-width=\"0.9\" fill=\"none\"").count - 1 == 2)

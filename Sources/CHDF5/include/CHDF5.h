@@ -78,4 +78,27 @@ int chdf5_write_float_stack(const char *path, const char *dataset_path,
                             const char *const *meta_names, const double *meta_values, int32_t meta_count,
                             char *error, size_t cap);
 
+/*
+ * Writing a results file (NeXus). Objects are named by absolute path; missing
+ * parent groups are created. Strings are variable-length UTF-8, as h5py writes
+ * them. Every function returns 0, or -1 with the error in the caller's buffer.
+ */
+int chdf5_create_file(const char *path, int64_t *file_id, char *error, size_t cap);
+/* Flushes and closes a file opened for writing: a failure here means the file is incomplete. */
+int chdf5_close_written_file(int64_t file_id, char *error, size_t cap);
+/* A group with its NX_class attribute (none when nx_class is NULL). */
+int chdf5_write_group(int64_t file_id, const char *path, const char *nx_class, char *error, size_t cap);
+/* A float64 dataset of rank 0 to 8 (rank 0: a scalar), gzip-compressed when it is large. */
+int chdf5_write_doubles(int64_t file_id, const char *path, const double *values, int32_t rank,
+                        const uint64_t *dims, char *error, size_t cap);
+/* A string dataset: a scalar when scalar != 0 (count must be 1), else one-dimensional. */
+int chdf5_write_strings(int64_t file_id, const char *path, const char *const *values, uint64_t count,
+                        int32_t scalar, char *error, size_t cap);
+/* An attribute of the object at path: strings (scalar when scalar != 0) or one float64. */
+int chdf5_write_string_attribute(int64_t file_id, const char *path, const char *name,
+                                 const char *const *values, uint64_t count, int32_t scalar,
+                                 char *error, size_t cap);
+int chdf5_write_double_attribute(int64_t file_id, const char *path, const char *name, double value,
+                                 char *error, size_t cap);
+
 #endif
