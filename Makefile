@@ -1,8 +1,9 @@
 # beamline — data reduction for diamond-anvil-cell X-ray diffraction.
 #
 #   make deps    install the C libraries (libtiff, libhdf5) with apt-get if pkg-config cannot find them,
-#                Debian's chromium (the tests render the HTML report headless) and python3-h5py (the tests
-#                read results.nxs with h5py)
+#                Debian's chromium (the tests render the HTML report headless), python3-h5py (the tests
+#                read results.nxs with h5py), slurm-wlm and munge (a test reduces the example run through
+#                a single-node Slurm cluster it starts: pipelines/slurm/local-cluster.sh)
 #   make demo    build and run the main job on the bundled default data
 #   make test    build and run the test suite
 #   make bench   benchmarks against fabio/pyFAI (release build; installs them into bench/.venv)
@@ -26,6 +27,8 @@ deps:
 	fi; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1 || missing="$$missing python3-h5py"; \
+	[ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v srun >/dev/null 2>&1 || missing="$$missing slurm-wlm"; \
+	[ -x /usr/sbin/munged ] || missing="$$missing munge"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \

@@ -26,6 +26,15 @@ BEAMLINE ?= beamline
 CONFIG ?= run.conf
 OUT ?= out
 
+# SLURM=1: every beamline command is a Slurm job step (srun), so that `make -j N SLURM=1` on a
+# cluster's login node reduces a run with N steps at a time on the compute nodes, with the same
+# Makefile and the same outputs. The output directory must be on a file system the nodes share.
+# SRUN_OPTIONS takes the partition, account, time limit, ... (srun's own options).
+SLURM ?= 0
+SRUN ?= srun
+SRUN_OPTIONS ?= --quiet --ntasks=1 --cpus-per-task=1 --job-name=beamline
+SUBMIT = $(if $(filter 1 yes true,$(SLURM)),$(SRUN) $(SRUN_OPTIONS) )
+
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all FORCE
@@ -57,9 +66,9 @@ endif
 # The configuration, as make variables (made again, and make restarted, when it changes).
 include $(OUT)/run.mk
 $(OUT)/run.mk: $(CONFIG)
-	$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
+	$(SUBMIT)$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
 $(OUT)/conditions.tsv:
-	$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
+	$(SUBMIT)$(BEAMLINE) plan $(CONFIG) --output-dir $(OUT) > /dev/null
 
 MEASURED = $(foreach s,$(SAMPLES),$(if $(filter ruby standard,$(pressure.$(s))),$(s)))
 
@@ -87,14 +96,14 @@ $(OUT)/$(SETUP_DIR.$(1))params/sq.txt: FORCE ; $$(call remember,$$@,$(COMPOSITIO
 
 $(OUT)/$(SETUP_DIR.$(1))geometry.poni: $(CALIBRANT_IMAGE.$(1)) $(OUT)/$(SETUP_DIR.$(1))params/calibration.txt
 	@mkdir -p $$(@D)
-	$$(BEAMLINE) calibrate $$< --calibrant $(CALIBRANT.$(1)) $(CALIBRATION_OPTIONS.$(1)) -o $$@
+	$$(SUBMIT)$$(BEAMLINE) calibrate $$< --calibrant $(CALIBRANT.$(1)) $(CALIBRATION_OPTIONS.$(1)) -o $$@
 
 # The masks every image shares: the beam-stop mask as it is, or, with [mask] options (shapes,
 # rows, columns, values), one mask made from it and them on the setup's first image.
 STATIC_MASK.$(1) = $(if $(strip $(MASK_OPTIONS.$(1))),$(OUT)/$(SETUP_DIR.$(1))masks/static.tif,$(BEAMSTOP_MASK.$(1)))
 $(OUT)/$(SETUP_DIR.$(1))masks/static.tif: $$(FIRST_IMAGE.$(1)) $(OUT)/$(SETUP_DIR.$(1))params/mask.txt $(BEAMSTOP_MASK.$(1))
 	@mkdir -p $$(@D)
-	$$(BEAMLINE) mask $$< --no-validity-mask $(if $(BEAMSTOP_MASK.$(1)),--mask $(BEAMSTOP_MASK.$(1))) $(MASK_OPTIONS.$(1)) \
+	$$(SUBMIT)$$(BEAMLINE) mask $$< --no-validity-mask $(if $(BEAMSTOP_MASK.$(1)),--mask $(BEAMSTOP_MASK.$(1))) $(MASK_OPTIONS.$(1)) \
 	    -o $$@ > /dev/null
 
 # One integration engine per setup, built once and read by every integrate process (a few
@@ -106,7 +115,7 @@ ENGINE_OPTIONS.$(1) = --poni $(OUT)/$(SETUP_DIR.$(1))geometry.poni $$(if $$(STAT
     $(INTEGRATION_OPTIONS.$(1))
 $(OUT)/$(SETUP_DIR.$(1))integration.engine: $(OUT)/$(SETUP_DIR.$(1))geometry.poni $(OUT)/$(SETUP_DIR.$(1))params/mask.txt \
     $(OUT)/$(SETUP_DIR.$(1))params/integration.txt $$(STATIC_MASK.$(1)) | $$(FIRST_IMAGE.$(1))
-	$$(BEAMLINE) prepare $$(FIRST_IMAGE.$(1)) $$(ENGINE_OPTIONS.$(1)) -o $$@ > /dev/null
+	$$(SUBMIT)$$(BEAMLINE) prepare $$(FIRST_IMAGE.$(1)) $$(ENGINE_OPTIONS.$(1)) -o $$@ > /dev/null
 endef
 $(foreach u,$(SETUPS),$(eval $(call setup_rules,$(u))))
 
@@ -117,7 +126,7 @@ define image_rules
 $(OUT)/params/image.$(1).txt: FORCE ; $$(call remember,$$@,$(image.$(1)) $(frame.$(1)) $(2))
 $(OUT)/integrated/$(1).xy: $(image.$(1)) $(OUT)/params/image.$(1).txt $$(ENGINE.$(2))
 	@mkdir -p $(OUT)/masks $(OUT)/thumbnails
-	$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --engine $$(ENGINE.$(2)) $$(ENGINE_OPTIONS.$(2)) \
+	$$(SUBMIT)$$(BEAMLINE) integrate $$< --frame $(frame.$(1)) --name $(1) --engine $$(ENGINE.$(2)) $$(ENGINE_OPTIONS.$(2)) \
 	    --mask-output $(OUT)/masks/$(1).tif --thumbnail-output $(OUT)/thumbnails/$(1).png -o $(OUT)/integrated
 endef
 
@@ -126,7 +135,7 @@ define ruby_rule
 $(OUT)/params/pressure.$(1).txt: FORCE ; $$(call remember,$$@,$(ruby.$(1)) $(temperature.$(1)))
 $(OUT)/pressure/$(1).pressure: $(ruby.$(1)) $(OUT)/params/pressure.$(1).txt $(OUT)/$(SETUP_DIR.$(2))params/ruby.txt
 	@mkdir -p $$(@D)
-	$$(BEAMLINE) pressure ruby $$< --temperature $(temperature.$(1)) --scale $(RUBY_SCALE.$(2)) $(PRESSURE_OPTIONS.$(2)) \
+	$$(SUBMIT)$$(BEAMLINE) pressure ruby $$< --temperature $(temperature.$(1)) --scale $(RUBY_SCALE.$(2)) $(PRESSURE_OPTIONS.$(2)) \
 	    -o $$@ > /dev/null
 endef
 define standard_rule
@@ -134,7 +143,7 @@ $(OUT)/params/pressure.$(1).txt: FORCE ; $$(call remember,$$@,standard $(tempera
 $(OUT)/pressure/$(1).pressure: $(OUT)/integrated/$(1).xy $(OUT)/params/pressure.$(1).txt \
     $(OUT)/$(SETUP_DIR.$(2))params/standard.txt
 	@mkdir -p $$(@D)
-	$$(BEAMLINE) pressure eos $$< --temperature $(temperature.$(1)) --standard $(STANDARD.$(2)) \
+	$$(SUBMIT)$$(BEAMLINE) pressure eos $$< --temperature $(temperature.$(1)) --standard $(STANDARD.$(2)) \
 	    --scale $(STANDARD_SCALE.$(2)) $(PRESSURE_OPTIONS.$(2)) -o $$@ > /dev/null
 endef
 
@@ -143,7 +152,7 @@ endef
 # "failed" with the message in OUT/failed/NAME.txt.
 define sample_rules
 $(OUT)/sq/$(1).sq: $(OUT)/integrated/$(1).xy $(BACKGROUND.$(2)) $(OUT)/$(SETUP_DIR.$(2))params/sq.txt
-	$$(BEAMLINE) sq $$< $(if $(BACKGROUND.$(2)),--background $(BACKGROUND.$(2)) --bg-scale $(BG_SCALE.$(2))) \
+	$$(SUBMIT)$$(BEAMLINE) sq $$< $(if $(BACKGROUND.$(2)),--background $(BACKGROUND.$(2)) --bg-scale $(BG_SCALE.$(2))) \
 	    --composition $(COMPOSITION) $(SQ_OPTIONS.$(2)) -o $(OUT)/sq
 RESULTS.$(1) = $(OUT)/sq/$(1).sq $(if $(filter ruby standard,$(pressure.$(1))),$(OUT)/pressure/$(1).pressure)
 $(OUT)/outcome/$(1).txt: FORCE $$(ENGINE.$(2)) $(BACKGROUND.$(2)) $(OUT)/$(SETUP_DIR.$(2))params/sq.txt \
@@ -170,14 +179,14 @@ REDUCED = $$(for s in $(SAMPLES); do grep -q '^ok' $(OUT)/outcome/$$s.txt && pri
 $(OUT)/peaks.tsv: $(OUTCOMES) $(OUT)/conditions.tsv
 	@reduced="$(REDUCED)"; test -n "$$reduced" || { echo "no sample was reduced: see $(OUT)/failed/" >&2; exit 1; }; \
 	echo "$(BEAMLINE) peaks ... -o $@"; \
-	$(BEAMLINE) peaks $$reduced --pressures $(OUT)/pressure --conditions $(OUT)/conditions.tsv --delta-s $(OUT)/delta_s -o $@ > /dev/null
+	$(SUBMIT)$(BEAMLINE) peaks $$reduced --pressures $(OUT)/pressure --conditions $(OUT)/conditions.tsv --delta-s $(OUT)/delta_s -o $@ > /dev/null
 
 $(OUT)/series.json: $(OUT)/peaks.tsv $(OUT)/params/series.txt
-	$(BEAMLINE) series $< $(SERIES_OPTIONS) -o $@ > /dev/null
+	$(SUBMIT)$(BEAMLINE) series $< $(SERIES_OPTIONS) -o $@ > /dev/null
 
 # The same results as one NeXus/HDF5 file (h5py, silx view), with the SHA-256 of every input.
 $(OUT)/results.nxs: $(OUT)/series.json $(OUT)/peaks.tsv $(foreach u,$(SETUPS),$(OUT)/$(SETUP_DIR.$(u))geometry.poni)
-	$(BEAMLINE) results $(OUT) -o $@ > /dev/null
+	$(SUBMIT)$(BEAMLINE) results $(OUT) -o $@ > /dev/null
 
 $(OUT)/report.html: $(OUT)/series.json $(OUT)/peaks.tsv $(foreach u,$(SETUPS),$(OUT)/$(SETUP_DIR.$(u))geometry.poni)
-	$(BEAMLINE) report $(OUT) -o $@
+	$(SUBMIT)$(BEAMLINE) report $(OUT) -o $@

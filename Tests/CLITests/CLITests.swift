@@ -408,12 +408,12 @@ struct CLITests {
         return [String(dom[start.upperBound ..< end.lowerBound])]
     }
 
-    static func make(in directory: String, _ extra: [String] = []) throws -> Result {
+    static func make(in directory: String, _ extra: [String] = [], environment added: [String: String] = [:]) throws -> Result {
         let repository = Self.repository
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["make", "-C", directory, "-j2", "BEAMLINE=\(executable.path)"] + extra
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(added) { $1 }
         environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
         process.environment = environment
         let stdout = Pipe(), stderr = Pipe()
@@ -762,6 +762,78 @@ struct CLITests {
     /// The example run with one sample image truncated: the run finishes, the report names the
     /// sample in red, peaks.tsv leaves it out, make exits non-zero; with the image restored,
     /// `make` redoes that sample alone (and what gathers the samples).
+    /// The example run reduced through a single-node Slurm cluster started here (its own munge,
+    /// slurmctld and slurmd; pipelines/slurm/local-cluster.sh) with SLURM=1: every command a job
+    /// step, every output equal to a local run's. Cancelled (shown as skipped) with the reason where
+    /// the daemons cannot start.
+    @Test func pipelineThroughALocalSlurmCluster() throws {
+        let repository = Self.repository
+        let base = NSTemporaryDirectory() + "slurm-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        for run in ["local", "slurm"] {
+            try FileManager.default.createDirectory(atPath: "\(base)/\(run)/pipelines/example", withIntermediateDirectories: true)
+            for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.conf"] {
+                try FileManager.default.copyItem(atPath: repository.appendingPathComponent(file).path, toPath: "\(base)/\(run)/\(file)")
+            }
+        }
+        let script = repository.appendingPathComponent("pipelines/slurm/local-cluster.sh").path
+        try FileManager.default.createDirectory(atPath: base + "/cluster", withIntermediateDirectories: true)
+        let start = Process()
+        start.executableURL = URL(fileURLWithPath: "/bin/bash")
+        start.arguments = [script, "start", base + "/cluster"]
+        // Messages into a file, not a pipe: the daemons inherit the child's open descriptors, and a
+        // pipe held open by them would never reach its end.
+        let messages = base + "/cluster-start.txt"
+        FileManager.default.createFile(atPath: messages, contents: nil)
+        let messageFile = try FileHandle(forWritingTo: URL(fileURLWithPath: messages))
+        start.standardOutput = FileHandle.nullDevice
+        start.standardError = messageFile
+        try start.run()
+        start.waitUntilExit()
+        try messageFile.close()
+        let why = (try? String(contentsOfFile: messages, encoding: .utf8)) ?? ""
+        defer {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: "/bin/bash")
+            stop.arguments = [script, "stop", base + "/cluster"]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        if start.terminationStatus != 0 {
+            try Test.cancel("no local Slurm cluster: \(why.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        // The same data for both runs: simulated once, by the local run.
+        let local = try Self.make(in: base + "/local/pipelines/example")
+        #expect(local.status == 0, "\(local.stderr)")
+        try FileManager.default.copyItem(atPath: base + "/local/pipelines/example/data", toPath: base + "/slurm/pipelines/example/data")
+        let slurm = try Self.make(in: base + "/slurm/pipelines/example", ["SLURM=1"],
+                                  environment: ["SLURM_CONF": base + "/cluster/slurm.conf"])
+        #expect(slurm.status == 0, "\(slurm.stderr)")
+        let steps = slurm.stdout.split(separator: "\n").filter { $0.hasPrefix("srun ") && $0.contains(Self.executable.path) }
+        #expect(steps.count >= 45, "every command through srun: \(steps.count) steps")
+        // slurmctld saw the job steps.
+        let log = (try? String(contentsOfFile: base + "/cluster/log/slurmctld.log", encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "_job_complete").count - 1 >= steps.count, "jobs completed in slurmctld.log")
+        // Every output equal to the local run's, but for comment lines and the input paths.
+        func body(_ path: String) throws -> [Substring] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+                .filter { !$0.hasPrefix("#") && !$0.hasPrefix("source=") }
+        }
+        let out = { (run: String) in "\(base)/\(run)/pipelines/example/out" }
+        var compared = 0
+        for folder in ["integrated", "sq", "pressure", "delta_s"] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: out("local") + "/" + folder) {
+                let same = try body("\(out("local"))/\(folder)/\(file)") == body("\(out("slurm"))/\(folder)/\(file)")
+                #expect(same, "\(folder)/\(file) differs between the local and the Slurm run")
+                compared += 1
+            }
+        }
+        for file in ["peaks.tsv", "series.json"] {
+            #expect(try body("\(out("local"))/\(file)") == body("\(out("slurm"))/\(file)"), "\(file) differs")
+        }
+        #expect(compared >= 60 && FileManager.default.fileExists(atPath: out("slurm") + "/report.html"))
+    }
+
     @Test func oneBadImageDoesNotStopTheRun() throws {
         let dir = NSTemporaryDirectory() + "bad-image-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
