@@ -1,9 +1,15 @@
 #include "CHDF5.h"
 
+#include <errno.h>
 #include <hdf5.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Automatic printing of the error stack goes to stderr; turn it off for the
    calling thread (HDF5 keeps this setting per thread in thread-safe builds). */
@@ -232,6 +238,89 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     return status;
 }
 
+/* Reads a variable-length string; its characters live in a global heap collection elsewhere in
+   the file. */
+static int read_variable_string(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
+    int status = -1;
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    /* HDF5 does not convert between ASCII and UTF-8: read in the file's own set (h5py writes UTF-8). */
+    H5Tset_cset(mem, H5Tget_cset(type));
+    char *text = NULL;
+    herr_t r = is_attribute ? H5Aread(obj, mem, &text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
+    if (r >= 0 && text) {
+        snprintf(buffer, buffer_cap, "%s", text);
+        status = 0;
+        H5free_memory(text);
+    }
+    H5Tclose(mem);
+    return status;
+}
+
+/* libhdf5 1.10 loops for ever on a global heap collection holding an object of index 0 and size 0
+   (H5HG__cache_heap_deserialize: the cursor never advances; found by libFuzzer). A variable-length
+   string is therefore read in a child process that is killed when it does not answer within
+   BEAMLINE_HDF5_STRING_TIMEOUT_MS (default 2000): -2 then, instead of a hang. Reading a string
+   takes microseconds; the fork costs about a millisecond and happens only for variable-length
+   strings (NeXus attributes as h5py writes them). */
+static int read_variable_string_guarded(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
+    const char *setting = getenv("BEAMLINE_HDF5_STRING_TIMEOUT_MS");
+    long timeout_ms = setting ? strtol(setting, NULL, 10) : 0;
+    if (timeout_ms <= 0) timeout_ms = 2000;
+    if (buffer_cap > 3000) buffer_cap = 3000; /* one atomic pipe write (PIPE_BUF >= 4096) */
+    int fds[2];
+    if (pipe(fds) != 0) return read_variable_string(obj, type, is_attribute, buffer, buffer_cap);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return read_variable_string(obj, type, is_attribute, buffer, buffer_cap);
+    }
+    if (pid == 0) {
+        /* The child: read, send (status, text), leave without running any exit handler. */
+        close(fds[0]);
+        char message[4096];
+        int status = read_variable_string(obj, type, is_attribute, message + sizeof(int), buffer_cap);
+        memcpy(message, &status, sizeof(int));
+        size_t length = sizeof(int) + (status == 0 ? strnlen(message + sizeof(int), buffer_cap - 1) + 1 : 0);
+        ssize_t written = write(fds[1], message, length);
+        _exit(written == (ssize_t)length ? 0 : 1);
+    }
+    close(fds[1]);
+    char reply[4096];
+    size_t got = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int timed_out = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd wait_for = {fds[0], POLLIN, 0};
+        int ready = poll(&wait_for, 1, (int)(timeout_ms - elapsed));
+        if (ready < 0) continue; /* EINTR */
+        if (ready == 0) continue;
+        ssize_t n = read(fds[0], reply + got, sizeof reply - got);
+        if (n <= 0) break; /* end of the child's output */
+        got += (size_t)n;
+        if (got == sizeof reply) break;
+    }
+    close(fds[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (timed_out) return -2;
+    int status = -1;
+    if (got < sizeof(int)) return -1;
+    memcpy(&status, reply, sizeof(int));
+    if (status != 0 || got == sizeof(int)) return -1;
+    reply[got - 1 < sizeof reply ? got - 1 : sizeof reply - 1] = 0;
+    snprintf(buffer, buffer_cap, "%s", reply + sizeof(int));
+    return 0;
+}
+
 static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
     int status = -1;
     /* One string only: the buffers below hold one. A damaged file's attribute with a large
@@ -242,18 +331,7 @@ static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffe
     if (points != 1) return -1;
     if (H5Tis_variable_str(type) <= 0 && H5Tget_size(type) > (1u << 20)) return -1;
     if (H5Tis_variable_str(type) > 0) {
-        hid_t mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, H5T_VARIABLE);
-        /* HDF5 does not convert between ASCII and UTF-8: read in the file's own set (h5py writes UTF-8). */
-        H5Tset_cset(mem, H5Tget_cset(type));
-        char *text = NULL;
-        herr_t r = is_attribute ? H5Aread(obj, mem, &text) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text);
-        if (r >= 0 && text) {
-            snprintf(buffer, buffer_cap, "%s", text);
-            status = 0;
-            H5free_memory(text);
-        }
-        H5Tclose(mem);
+        return read_variable_string_guarded(obj, type, is_attribute, buffer, buffer_cap);
     } else {
         size_t size = H5Tget_size(type);
         char *text = calloc(size + 1, 1);
@@ -286,7 +364,11 @@ int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, si
     if (type >= 0 && H5Tget_class(type) == H5T_STRING) {
         status = read_string_from(dset, type, 0, buffer, buffer_cap);
     }
-    if (status != 0) fail(error, cap, "not a readable string");
+    if (status == -2) {
+        snprintf(error, cap, "libhdf5 did not finish reading the string at '%s' (a damaged global heap)", path);
+    } else if (status != 0) {
+        fail(error, cap, "not a readable string");
+    }
     if (type >= 0) H5Tclose(type);
     H5Dclose(dset);
     return status;

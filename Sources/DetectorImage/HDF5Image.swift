@@ -27,15 +27,27 @@ final class HDF5File {
         return chdf5_read_scalar_double(id, object, &value, &message, message.count) == 0 ? value : nil
     }
 
-    func string(_ object: String) -> String? {
+    /// A scalar string dataset; nil when there is none. Throws when libhdf5 could not finish reading it.
+    func string(_ object: String) throws -> String? {
         var buffer = [CChar](repeating: 0, count: 1024)
         var message = [CChar](repeating: 0, count: 256)
-        return chdf5_read_scalar_string(id, object, &buffer, buffer.count, &message, message.count) == 0 ? String(cBuffer: buffer) : nil
+        switch chdf5_read_scalar_string(id, object, &buffer, buffer.count, &message, message.count) {
+        case 0: return String(cBuffer: buffer)
+        case -2: throw BeamlineError(path: path, "HDF5: \(String(cBuffer: message))")
+        default: return nil
+        }
     }
 
-    func stringAttribute(_ object: String, _ name: String) -> String? {
+    /// A string attribute; nil when there is none. Throws when libhdf5 could not finish reading it.
+    func stringAttribute(_ object: String, _ name: String) throws -> String? {
         var buffer = [CChar](repeating: 0, count: 256)
-        return chdf5_read_string_attribute(id, object, name, &buffer, buffer.count) == 0 ? String(cBuffer: buffer) : nil
+        switch chdf5_read_string_attribute(id, object, name, &buffer, buffer.count) {
+        case 0: return String(cBuffer: buffer)
+        case -2:
+            throw BeamlineError(path: path, "HDF5: libhdf5 did not finish reading the attribute \(name) of \(object) "
+                                + "(a damaged global heap)")
+        default: return nil
+        }
     }
 
     /// Every group and dataset, as (path, isGroup), in name order.
@@ -162,7 +174,7 @@ public struct HDF5Image: ImageSource {
         width = shape!.1
         try ImageLimits.check(width: width, height: height, path: path)
         pixelType = type!
-        metadata = Self.nexusMetadata(file)
+        metadata = try Self.nexusMetadata(file)
     }
 
     public func frame(at index: Int) throws -> Frame {
@@ -226,7 +238,7 @@ public struct HDF5Image: ImageSource {
         var group = "/"
         var hops: [String] = []
         for _ in 0 ..< 6 {
-            if let signal = file.stringAttribute(group, "signal"), group != "/" {
+            if let signal = try file.stringAttribute(group, "signal"), group != "/" {
                 let name = join(group, signal)
                 if isImage(name) != nil {
                     let chain = (hops + ["signal \(signal)"]).joined(separator: " → ")
@@ -234,7 +246,7 @@ public struct HDF5Image: ImageSource {
                 }
                 break
             }
-            guard let next = file.stringAttribute(group, "default"), !next.isEmpty else { break }
+            guard let next = try file.stringAttribute(group, "default"), !next.isEmpty else { break }
             group = join(group, next)
             hops.append("default \(next)")
             guard file.exists(group) else { break }
@@ -252,8 +264,8 @@ public struct HDF5Image: ImageSource {
         let candidates = objects.filter { !$0.isGroup }.compactMap { object in
             isImage(object.path).map { (path: object.path, dims: $0) }
         }
-        let detectorData = candidates.filter { candidate in
-            candidate.path.hasSuffix("/data") && file.stringAttribute(
+        let detectorData = try candidates.filter { candidate in
+            try candidate.path.hasSuffix("/data") && file.stringAttribute(
                 String(candidate.path.dropLast(5)).isEmpty ? "/" : String(candidate.path.dropLast(5)), "NX_class") == "NXdetector"
         }
         if detectorData.count == 1 {
@@ -273,12 +285,12 @@ public struct HDF5Image: ImageSource {
     }
 
     /// Reads the NeXus/Eiger instrument fields, converting by their `units` attribute.
-    static func nexusMetadata(_ file: HDF5File) -> ImageMetadata {
+    static func nexusMetadata(_ file: HDF5File) throws -> ImageMetadata {
         var meta = ImageMetadata()
-        func quantity(_ paths: [String], toSI scale: (String) -> Double?) -> Double? {
+        func quantity(_ paths: [String], toSI scale: (String) -> Double?) throws -> Double? {
             for p in paths {
                 guard let v = file.double(p), v.isFinite else { continue }
-                let units = file.stringAttribute(p, "units") ?? ""
+                let units = try file.stringAttribute(p, "units") ?? ""
                 guard let factor = scale(units) else { continue }
                 meta.header.append(HeaderEntry(p, units.isEmpty ? "\(v)" : "\(v) \(units)"))
                 return v * factor
@@ -303,13 +315,13 @@ public struct HDF5Image: ImageSource {
             }
         }
         let instrument = "/entry/instrument"
-        meta.wavelength = quantity(["\(instrument)/beam/incident_wavelength", "\(instrument)/monochromator/wavelength"], toSI: wavelength)
-        meta.distance = quantity(["\(instrument)/detector/detector_distance", "\(instrument)/detector/distance"], toSI: length)
-        meta.pixelSizeX = quantity(["\(instrument)/detector/x_pixel_size"], toSI: length)
-        meta.pixelSizeY = quantity(["\(instrument)/detector/y_pixel_size"], toSI: length)
-        meta.beamCenterX = quantity(["\(instrument)/detector/beam_center_x"]) { _ in 1 }
-        meta.beamCenterY = quantity(["\(instrument)/detector/beam_center_y"]) { _ in 1 }
-        meta.exposureTime = quantity(["\(instrument)/detector/count_time", "\(instrument)/detector/frame_time"]) { u in
+        meta.wavelength = try quantity(["\(instrument)/beam/incident_wavelength", "\(instrument)/monochromator/wavelength"], toSI: wavelength)
+        meta.distance = try quantity(["\(instrument)/detector/detector_distance", "\(instrument)/detector/distance"], toSI: length)
+        meta.pixelSizeX = try quantity(["\(instrument)/detector/x_pixel_size"], toSI: length)
+        meta.pixelSizeY = try quantity(["\(instrument)/detector/y_pixel_size"], toSI: length)
+        meta.beamCenterX = try quantity(["\(instrument)/detector/beam_center_x"]) { _ in 1 }
+        meta.beamCenterY = try quantity(["\(instrument)/detector/beam_center_y"]) { _ in 1 }
+        meta.exposureTime = try quantity(["\(instrument)/detector/count_time", "\(instrument)/detector/frame_time"]) { u in
             switch u.lowercased() {
             case "", "s", "second", "seconds": 1
             case "ms", "millisecond", "milliseconds": 1e-3
@@ -317,7 +329,8 @@ public struct HDF5Image: ImageSource {
             default: nil
             }
         }
-        meta.date = file.string("\(instrument)/detector/detectorSpecific/data_collection_date") ?? file.string("/entry/start_time")
+        meta.date = try file.string("\(instrument)/detector/detectorSpecific/data_collection_date")
+            ?? file.string("/entry/start_time")
         if let date = meta.date { meta.header.append(HeaderEntry("date", date)) }
         return meta
     }

@@ -116,6 +116,17 @@ struct CLITests {
         #expect(nexus.status == 0, "\(nexus.stderr)")
         let read = try Self.comparePatternsWithH5py(out + "/nx/small.nxs", textDirectory: out + "/nx")
         #expect(read == "OK integrated 1" || read.hasPrefix("skipped"), "\(read)")
+        // A progress line over several frames when asked (stderr is a pipe here): nothing otherwise.
+        for name in ["a.tif", "b.tif"] {
+            try? FileManager.default.removeItem(atPath: out + "/" + name)
+            try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("small.tif").path, toPath: out + "/" + name)
+        }
+        let options = ["--poni", fixtures.appendingPathComponent("small.poni").path, "--bins", "100", "-o", out + "/two"]
+        let quiet = try Self.run(["integrate", out + "/a.tif", out + "/b.tif"] + options)
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let shown = try Self.run(["integrate", out + "/a.tif", out + "/b.tif", "--progress"] + options)
+        #expect(shown.status == 0 && shown.stderr.contains("integrate: 1/2 frames") && shown.stderr.contains("integrate: 2/2 frames"),
+                "\(shown.stderr)")
     }
 
     /// The real Pilatus crop's gap pixels (−2) are left out by default: the same pattern as

@@ -34,8 +34,12 @@ struct BadInputTests {
         // Over a second under the sanitizer: a 64 kB MAR345 plate claiming 3450² pixels (the whole
         // image was allocated, then the stream ended).
         expectError(TestFiles.fixture("fuzz/mar345-short-stream.mar3450"), containing: ["truncated"])
-        // fuzz/open-findings/hdf5-vlen-attribute-hang.h5 still hangs inside libhdf5: not here yet.
         checkHDF5("fuzz/hdf5-huge-allocation.h5")
+        // libhdf5 1.10 loops for ever on this file's global heap while reading the root's @default:
+        // the string is read in a child process with a time limit, and the file refused by name.
+        let start = Date()
+        expectError(TestFiles.fixture("fuzz/hdf5-vlen-attribute-hang.h5"), containing: ["did not finish reading", "default"])
+        #expect(Date().timeIntervalSince(start) < 15, "the time limit on variable-length strings did not hold")
     }
 
     /// An error naming the file, or frames read: never a crash or a hang.

@@ -54,11 +54,14 @@ int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start
 /* Reads a scalar (or first element of a) numeric dataset as a double. */
 int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap);
 
-/* Reads a scalar string dataset (fixed or variable length) into buffer. */
+/* Reads a scalar string dataset (fixed or variable length) into buffer. Variable-length strings are
+   read in a child process with a time limit (BEAMLINE_HDF5_STRING_TIMEOUT_MS, default 2000): -2
+   when libhdf5 did not finish (it loops on some damaged global heaps). */
 int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, size_t buffer_cap,
                              char *error, size_t cap);
 
-/* Reads a string attribute `name` of the object at path (e.g. "units"). */
+/* Reads a string attribute `name` of the object at path (e.g. "units"): 0, -1 when there is none
+   (or it is no single string), -2 when libhdf5 did not finish reading it (as above). */
 int chdf5_read_string_attribute(int64_t file_id, const char *path, const char *name,
                                 char *buffer, size_t buffer_cap);
 
