@@ -10,10 +10,12 @@ public enum PNG {
     }
 
     /// An 8-bit palette image (colour type 3): `indices` into `palette`, at most 256 RGB entries.
-    public static func indexed(_ indices: [UInt8], palette: [(UInt8, UInt8, UInt8)], width: Int, height: Int) -> [UInt8] {
+    public static func indexed(_ indices: [UInt8], palette: [(UInt8, UInt8, UInt8)], width: Int,
+                               height: Int) -> [UInt8] {
         precondition(indices.count == width * height, "pixel count does not match the shape")
         precondition(!palette.isEmpty && palette.count <= 256, "a PNG palette has 1 to 256 entries")
-        return encode(indices, width: width, height: height, colourType: 3, palette: palette.flatMap { [$0.0, $0.1, $0.2] })
+        let entries = palette.flatMap { [$0.0, $0.1, $0.2] }
+        return encode(indices, width: width, height: height, colourType: 3, palette: entries)
     }
 
     static func encode(_ pixels: [UInt8], width: Int, height: Int, colourType: UInt8, palette: [UInt8]?) -> [UInt8] {

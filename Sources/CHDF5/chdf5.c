@@ -584,14 +584,17 @@ int chdf5_write_doubles(int64_t file_id, const char *path, const double *values,
         if (rank > 0 && total >= 4096) {
             /* Chunks of whole rows (the last dimension), compressed: patterns compress about twice. */
             hsize_t chunk[8];
-            for (int32_t i = 0; i < rank; i++) chunk[i] = (i == rank - 1 || shape[i] == 0) ? (shape[i] ? shape[i] : 1) : 1;
+            for (int32_t i = 0; i < rank; i++) {
+                chunk[i] = (i == rank - 1 || shape[i] == 0) ? (shape[i] ? shape[i] : 1) : 1;
+            }
             H5Pset_chunk(dcpl, rank, chunk);
             H5Pset_shuffle(dcpl);
             H5Pset_deflate(dcpl, 4);
         }
         hid_t dset = H5Dcreate2(file, path, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (dset >= 0) {
-            status = (total == 0 || H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0) ? 0 : -1;
+            herr_t written = total == 0 ? 0 : H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
+            status = written >= 0 ? 0 : -1;
             H5Dclose(dset);
         }
     }

@@ -69,7 +69,9 @@ public final class HDF5FileWriter {
     /// A one-dimensional string dataset (or a scalar).
     public func strings(_ path: String, _ values: [String], scalar: Bool = false) throws {
         try withCStrings(values) { pointers in
-            try check(path) { chdf5_write_strings(id, path, pointers, UInt64(values.count), scalar ? 1 : 0, &$0, $0.count) }
+            try check(path) {
+                chdf5_write_strings(id, path, pointers, UInt64(values.count), scalar ? 1 : 0, &$0, $0.count)
+            }
         }
     }
 
@@ -78,7 +80,8 @@ public final class HDF5FileWriter {
         let scalar = values.count == 1 && !list
         try withCStrings(values) { pointers in
             try check("\(path)@\(name)") {
-                chdf5_write_string_attribute(id, path, name, pointers, UInt64(values.count), scalar ? 1 : 0, &$0, $0.count)
+                chdf5_write_string_attribute(
+                    id, path, name, pointers, UInt64(values.count), scalar ? 1 : 0, &$0, $0.count)
             }
         }
     }
@@ -91,7 +94,9 @@ public final class HDF5FileWriter {
         try check("\(path)@\(name)") { chdf5_write_double_attribute(id, path, name, value, &$0, $0.count) }
     }
 
-    private func withCStrings(_ values: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> Void) throws {
+    private func withCStrings(
+        _ values: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws -> Void
+    ) throws {
         let copies = values.map { strdup($0) }
         defer { copies.forEach { free($0) } }
         try copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { try body($0.baseAddress) }

@@ -315,13 +315,16 @@ public struct HDF5Image: ImageSource {
             }
         }
         let instrument = "/entry/instrument"
-        meta.wavelength = try quantity(["\(instrument)/beam/incident_wavelength", "\(instrument)/monochromator/wavelength"], toSI: wavelength)
-        meta.distance = try quantity(["\(instrument)/detector/detector_distance", "\(instrument)/detector/distance"], toSI: length)
+        meta.wavelength = try quantity(["\(instrument)/beam/incident_wavelength",
+                                        "\(instrument)/monochromator/wavelength"], toSI: wavelength)
+        meta.distance = try quantity(["\(instrument)/detector/detector_distance", "\(instrument)/detector/distance"],
+                                     toSI: length)
         meta.pixelSizeX = try quantity(["\(instrument)/detector/x_pixel_size"], toSI: length)
         meta.pixelSizeY = try quantity(["\(instrument)/detector/y_pixel_size"], toSI: length)
         meta.beamCenterX = try quantity(["\(instrument)/detector/beam_center_x"]) { _ in 1 }
         meta.beamCenterY = try quantity(["\(instrument)/detector/beam_center_y"]) { _ in 1 }
-        meta.exposureTime = try quantity(["\(instrument)/detector/count_time", "\(instrument)/detector/frame_time"]) { u in
+        let times = ["\(instrument)/detector/count_time", "\(instrument)/detector/frame_time"]
+        meta.exposureTime = try quantity(times) { u in
             switch u.lowercased() {
             case "", "s", "second", "seconds": 1
             case "ms", "millisecond", "milliseconds": 1e-3

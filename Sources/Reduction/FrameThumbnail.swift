@@ -10,24 +10,27 @@ public enum FrameThumbnail {
     static let shared: UInt8 = 252, invalid: UInt8 = 253, spot: UInt8 = 254
 
     /// The grey ramp, then the three mask colours.
-    static let palette: [(UInt8, UInt8, UInt8)] = (0 ..< 252).map { level -> (UInt8, UInt8, UInt8) in
-        let v = UInt8(level * 255 / 251)
-        return (v, v, v)
-    } + [(48, 96, 255), (224, 192, 0), (255, 32, 32), (0, 0, 0)]
+    static let palette: [(UInt8, UInt8, UInt8)] =
+        (0..<252).map { level -> (UInt8, UInt8, UInt8) in
+            let v = UInt8(level * 255 / 251)
+            return (v, v, v)
+        } + [(48, 96, 255), (224, 192, 0), (255, 32, 32), (0, 0, 0)]
 
     /// `pixels` as read, with NaN where the frame is invalid or under a spot.
-    public static func png(pixels: [Float], width: Int, height: Int, sharedMask: Mask?, spots: Mask?,
-                           maximum: Int = 192) -> [UInt8] {
+    public static func png(
+        pixels: [Float], width: Int, height: Int, sharedMask: Mask?, spots: Mask?,
+        maximum: Int = 192
+    ) -> [UInt8] {
         let factor = max(1, (max(width, height) + maximum - 1) / maximum)
         let w = max(1, width / factor), h = max(1, height / factor)
         var level = [Double](repeating: 0, count: w * h)
         var colour = [UInt8?](repeating: nil, count: w * h)
         let block = Double(factor * factor)
-        for ty in 0 ..< h {
-            for tx in 0 ..< w {
+        for ty in 0..<h {
+            for tx in 0..<w {
                 var sum = 0.0, finite = 0, sharedCount = 0, invalidCount = 0, spotCount = 0
-                for y in ty * factor ..< min(height, (ty + 1) * factor) {
-                    for x in tx * factor ..< min(width, (tx + 1) * factor) {
+                for y in ty * factor..<min(height, (ty + 1) * factor) {
+                    for x in tx * factor..<min(width, (tx + 1) * factor) {
                         let i = y * width + x
                         if let spots, spots.values[i] != 0 { spotCount += 1; continue }
                         if let sharedMask, sharedMask.values[i] != 0 { sharedCount += 1; continue }

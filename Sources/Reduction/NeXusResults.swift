@@ -100,15 +100,19 @@ public struct NeXusResults {
         try reduction(file, at: entry + "/reduction", date: now)
         var defaultGroup: String?
         if try stack(file, at: entry + "/data") { defaultGroup = "data" }
-        for (folder, curves, signal, label) in [("integrated", integrated, "I", "intensity"),
-                                                ("sq", structureFactors, "S", "S(Q)"),
-                                                ("fq", reducedStructureFactors, "F", "F(Q) = Q[S(Q) - 1]"),
-                                                ("gr", pairDistributions, "G", "G(r)")] where !curves.isEmpty {
+        for (folder, curves, signal, label) in [
+            ("integrated", integrated, "I", "intensity"),
+            ("sq", structureFactors, "S", "S(Q)"),
+            ("fq", reducedStructureFactors, "F", "F(Q) = Q[S(Q) - 1]"),
+            ("gr", pairDistributions, "G", "G(r)"),
+        ] where !curves.isEmpty {
             try file.group("\(entry)/\(folder)", nxClass: "NXcollection")
             for curve in curves {
                 // G(r) files name their axis "r(A)", which is no radial unit of a pattern.
                 let axis = folder == "gr" ? ("r", "angstrom") : Self.axis(curve.pattern.unit)
-                try nxdata(file, at: "\(entry)/\(folder)/\(curve.name)", curve: curve, signal: signal, label: label, axis: axis)
+                try nxdata(
+                    file, at: "\(entry)/\(folder)/\(curve.name)", curve: curve, signal: signal, label: label,
+                    axis: axis)
             }
             defaultGroup = defaultGroup ?? folder
         }
@@ -118,7 +122,9 @@ public struct NeXusResults {
             try file.attribute(entry, "default", defaultGroup)
             if defaultGroup != "data" {
                 // The NXcollection's first curve is what a viewer shows.
-                let first = [integrated, structureFactors, reducedStructureFactors, pairDistributions].first { !$0.isEmpty }!
+                let first = [integrated, structureFactors, reducedStructureFactors, pairDistributions].first {
+                    !$0.isEmpty
+                }!
                 try file.attribute("\(entry)/\(defaultGroup)", "default", first[0].name)
             }
         }
@@ -140,10 +146,12 @@ public struct NeXusResults {
         }
         let detector = path + "/detector"
         try file.group(detector, nxClass: "NXdetector")
-        for (name, value, units) in [("distance", g.distance, "m"), ("x_pixel_size", g.pixel2, "m"), ("y_pixel_size", g.pixel1, "m"),
-                                     ("poni1", g.poni1, "m"), ("poni2", g.poni2, "m"), ("rot1", g.rot1, "rad"),
-                                     ("rot2", g.rot2, "rad"), ("rot3", g.rot3, "rad"),
-                                     ("beam_center_x", g.fit2d.centerX, "pixel"), ("beam_center_y", g.fit2d.centerY, "pixel")] {
+        for (name, value, units) in [
+            ("distance", g.distance, "m"), ("x_pixel_size", g.pixel2, "m"), ("y_pixel_size", g.pixel1, "m"),
+            ("poni1", g.poni1, "m"), ("poni2", g.poni2, "m"), ("rot1", g.rot1, "rad"),
+            ("rot2", g.rot2, "rad"), ("rot3", g.rot3, "rad"),
+            ("beam_center_x", g.fit2d.centerX, "pixel"), ("beam_center_y", g.fit2d.centerY, "pixel"),
+        ] {
             try file.double("\(detector)/\(name)", value)
             try file.attribute("\(detector)/\(name)", "units", units)
         }
@@ -174,7 +182,8 @@ public struct NeXusResults {
         let grid = first.pattern.x
         // Patterns of one engine share bin centres, with bins left out where nothing was measured.
         let members = integrated.filter { curve in
-            curve.pattern.unit == first.pattern.unit && curve.pattern.x.allSatisfy { x in Self.index(of: x, in: grid) != nil }
+            curve.pattern.unit == first.pattern.unit
+                && curve.pattern.x.allSatisfy { x in Self.index(of: x, in: grid) != nil }
         }
         let n = grid.count
         var intensity = [Double](repeating: .nan, count: members.count * n)
@@ -214,8 +223,10 @@ public struct NeXusResults {
         return nil
     }
 
-    func nxdata(_ file: HDF5FileWriter, at path: String, curve: Curve, signal: String, label: String,
-                axis: (name: String, units: String)) throws {
+    func nxdata(
+        _ file: HDF5FileWriter, at path: String, curve: Curve, signal: String, label: String,
+        axis: (name: String, units: String)
+    ) throws {
         let (axisName, units) = axis
         try file.group(path, nxClass: "NXdata")
         try file.attribute(path, "signal", signal)
@@ -237,7 +248,9 @@ public struct NeXusResults {
         let lines = table.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("#") }
         guard let headerLine = lines.first else { return }
         let columns = headerLine.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        let rows = lines.dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let rows = lines.dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
         try file.group(path, nxClass: "NXdata")
         for (c, column) in columns.enumerated() {
             let cells = rows.map { c < $0.count ? $0[c] : "" }

@@ -43,14 +43,17 @@ public struct AxisTicks: Equatable {
         let decimals = max(0, Int(-floor(log10(scaledStep) + 1e-9)))
         let text = String(format: "%.\(decimals)f", value / scale)
         // "-0" and "-0.0" read as a mistake.
-        return text.allSatisfy { "-0.".contains($0) } ? String(text.drop { $0 == "-" }) : text.replacingOccurrences(of: "-", with: "−")
+        return text.allSatisfy { "-0.".contains($0) }
+            ? String(text.drop { $0 == "-" }) : text.replacingOccurrences(of: "-", with: "−")
     }
 
     /// The axis label with the labels' power of ten, "I (×10⁵)", when there is one.
     public func axisLabel(_ label: String) -> String {
         guard exponent != 0 else { return label }
-        let superscripts: [Character: Character] = ["0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵",
-                                                    "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻"]
+        let superscripts: [Character: Character] = [
+            "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵",
+            "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻",
+        ]
         let power = String(String(exponent).map { superscripts[$0] ?? $0 })
         return "\(label) (×10\(power))"
     }

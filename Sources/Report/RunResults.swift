@@ -22,12 +22,14 @@ public struct RunResults {
     public func results() throws -> NeXusResults {
         let dir = runDirectory
         let fm = FileManager.default
-        var results = NeXusResults(title: "DAC run \(dir)", program: program,
-                                   version: version)
+        var results = NeXusResults(
+            title: "DAC run \(dir)", program: program,
+            version: version)
         var read: [String] = []
         // The geometry of the run (of its first setup when there are several).
         let setups = ((try? fm.contentsOfDirectory(atPath: dir + "/setups")) ?? []).sorted()
-        let poni = ([dir] + setups.map { "\(dir)/setups/\($0)" }).map { $0 + "/geometry.poni" }.first(where: fm.fileExists)
+        let poni = ([dir] + setups.map { "\(dir)/setups/\($0)" }).map { $0 + "/geometry.poni" }.first(
+            where: fm.fileExists)
         if let poni {
             results.geometry = try PoniFile.read(poni)
             results.geometryText = try InputFile.text(of: poni)
@@ -55,7 +57,9 @@ public struct RunResults {
                 let path = "\(dir)/\(folder)/\(name).\(ext)"
                 guard fm.fileExists(atPath: path) else { return nil }
                 read.append(path)
-                return .init(name: name, pattern: try PatternFile.read(path), pressure: row?.pressure, temperature: row?.temperature)
+                return .init(
+                    name: name, pattern: try PatternFile.read(path), pressure: row?.pressure,
+                    temperature: row?.temperature)
             }
             if let integrated = try curve("integrated", "xy") {
                 results.integrated.append(integrated)
@@ -75,8 +79,11 @@ public struct RunResults {
             for line in plan.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
                 let parts = line.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { continue }
-                results.parameters.append((parts[0].trimmingCharacters(in: .whitespaces),
-                                           parts[1].trimmingCharacters(in: .whitespaces)))
+                results.parameters.append(
+                    (
+                        parts[0].trimmingCharacters(in: .whitespaces),
+                        parts[1].trimmingCharacters(in: .whitespaces)
+                    ))
             }
         }
         return results

@@ -24,8 +24,10 @@ public struct SVGPlot {
         /// A label at the right end of the curve, in the gutter beside the frame.
         public var endLabel: String?
 
-        public init(label: String, points: [(x: Double, y: Double)], color: String, markers: Bool = false,
-                    joined: Bool = true, yErrors: [Double]? = nil, xErrors: [Double]? = nil, endLabel: String? = nil) {
+        public init(
+            label: String, points: [(x: Double, y: Double)], color: String, markers: Bool = false,
+            joined: Bool = true, yErrors: [Double]? = nil, xErrors: [Double]? = nil, endLabel: String? = nil
+        ) {
             self.label = label
             self.points = points
             self.color = color
@@ -94,8 +96,10 @@ public struct SVGPlot {
     public var zeroLine = false
 
     /// Ten colours that stay apart for the colour-blind (matplotlib's "tab10").
-    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-                                 "#17becf", "#7f7f7f", "#bcbd22"]
+    public static let palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+        "#17becf", "#7f7f7f", "#bcbd22",
+    ]
 
     public init(title: String, xLabel: String, yLabel: String, identifier: String) {
         self.title = title
@@ -127,8 +131,10 @@ public struct SVGPlot {
         return em * size
     }
 
-    static func placed(_ text: String, x: Double, y: Double, anchor: String = "start", size: Double = fontSize,
-                       rotated: Bool = false, color: String = "#000") -> PlacedText {
+    static func placed(
+        _ text: String, x: Double, y: Double, anchor: String = "start", size: Double = fontSize,
+        rotated: Bool = false, color: String = "#000"
+    ) -> PlacedText {
         let w = textWidth(text, size: size)
         let start = anchor == "middle" ? -w / 2 : anchor == "end" ? -w : 0
         // Baseline at y: ascent about 0.8 em above, descent 0.25 below.
@@ -137,7 +143,8 @@ public struct SVGPlot {
             // Rotated by −90° about (x, y): the run goes up the page, the ascent to the left.
             box = (x0: x - 0.85 * size, y0: y - start - w, x1: x + 0.25 * size, y1: y - start)
         }
-        return PlacedText(text: text, x: x, y: y, anchor: anchor, fontSize: size, rotated: rotated, color: color, box: box)
+        return PlacedText(
+            text: text, x: x, y: y, anchor: anchor, fontSize: size, rotated: rotated, color: color, box: box)
     }
 
     /// The data's range with 4 % padding; fitted curves do not widen it.
@@ -211,8 +218,10 @@ public struct SVGPlot {
         func py(_ y: Double) -> Double { bottom - (y - yRange.0) / (yRange.1 - yRange.0) * frameHeight }
         for item in lineLabels {
             let line = verticalLines[item.index]
-            texts.append(Self.placed(line.label, x: item.x, y: titleBaseline + 8 + Double(item.row + 1) * row - 3,
-                                     anchor: item.anchor, color: line.color))
+            texts.append(
+                Self.placed(
+                    line.label, x: item.x, y: titleBaseline + 8 + Double(item.row + 1) * row - 3,
+                    anchor: item.anchor, color: line.color))
         }
         for value in xTicks.values {
             texts.append(Self.placed(xTicks.label(value), x: px(value), y: bottom + 4 + size, anchor: "middle"))
@@ -222,8 +231,10 @@ public struct SVGPlot {
         }
         let xAxisY = bottom + 4 + size + 6 + size
         texts.append(Self.placed(xTicks.axisLabel(xAxisLabel0), x: left + frameWidth / 2, y: xAxisY, anchor: "middle"))
-        texts.append(Self.placed(yTicks.axisLabel(yAxisLabel0), x: 8 + size * 0.85, y: top + frameHeight / 2,
-                                 anchor: "middle", rotated: true))
+        texts.append(
+            Self.placed(
+                yTicks.axisLabel(yAxisLabel0), x: 8 + size * 0.85, y: top + frameHeight / 2,
+                anchor: "middle", rotated: true))
         // Curve-end labels: at their curve's last point, pushed apart by a row, kept inside the frame's height.
         var ends: [(index: Int, curveY: Double, labelY: Double)] = []
         for (index, item) in series.enumerated() where item.endLabel != nil {
@@ -240,8 +251,10 @@ public struct SVGPlot {
             ends[k].labelY = min(ends[k].labelY, k == ends.count - 1 ? bottom - row / 2 : ends[k + 1].labelY - row)
         }
         for end in ends {
-            texts.append(Self.placed(series[end.index].endLabel!, x: right + 14, y: end.labelY + size * 0.35,
-                                     color: series[end.index].color))
+            texts.append(
+                Self.placed(
+                    series[end.index].endLabel!, x: right + 14, y: end.labelY + size * 0.35,
+                    color: series[end.index].color))
         }
         // The legend in rows below the x-axis label.
         let totalWidth = right + gutter + 12
@@ -260,8 +273,9 @@ public struct SVGPlot {
         let hasLegend = series.contains { !$0.label.isEmpty }
         texts.append(Self.placed(title, x: totalWidth / 2, y: titleBaseline, anchor: "middle", size: Self.titleSize))
         let height = (hasLegend ? legendY : xAxisY) + 8
-        return Layout(width: totalWidth, height: height, frame: (left, top, right, bottom), xTicks: xTicks, yTicks: yTicks,
-                      xRange: xRange, yRange: yRange, texts: texts, endLabels: ends, legend: legend)
+        return Layout(
+            width: totalWidth, height: height, frame: (left, top, right, bottom), xTicks: xTicks, yTicks: yTicks,
+            xRange: xRange, yRange: yRange, texts: texts, endLabels: ends, legend: legend)
     }
 
     /// The plot as a standalone SVG document (it also goes inline into HTML as it is).
@@ -276,11 +290,14 @@ public struct SVGPlot {
         func py(_ y: Double) -> Double { bottom - (y - y0) / (y1 - y0) * (bottom - top) }
         func f(_ v: Double) -> String { Self.oneDecimal(v) }
         let clip = identifier + "-frame"
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(layout.width))\" height=\"\(f(layout.height))\" "
-            + "viewBox=\"0 0 \(f(layout.width)) \(f(layout.height))\" font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\" "
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(layout.width))\" height=\"\(f(layout.height))\" "
+            + "viewBox=\"0 0 \(f(layout.width)) \(f(layout.height))\" "
+            + "font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\" "
             + "font-size=\"\(Int(Self.fontSize))\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
-        s += "<clipPath id=\"\(clip)\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" "
+        s +=
+            "<clipPath id=\"\(clip)\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" "
             + "height=\"\(f(bottom - top))\"/></clipPath>\n"
         // Ticks, inward, on all four sides as in most journals' figures.
         for value in layout.xTicks.values {
@@ -294,13 +311,15 @@ public struct SVGPlot {
         s += "<g clip-path=\"url(#\(clip))\">\n"
         for stripe in stripes where stripe.from.isFinite && stripe.to.isFinite {
             let a = px(min(max(stripe.from, x0), x1)), b = px(min(max(stripe.to, x0), x1))
-            s += "<rect x=\"\(f(min(a, b)))\" y=\"\(f(top))\" width=\"\(f(abs(b - a)))\" height=\"\(f(bottom - top))\" "
+            s +=
+                "<rect x=\"\(f(min(a, b)))\" y=\"\(f(top))\" width=\"\(f(abs(b - a)))\" height=\"\(f(bottom - top))\" "
                 + "fill=\"\(stripe.color)\" fill-opacity=\"0.15\"/>\n"
         }
         for area in areas {
             let points = area.points.filter { $0.x.isFinite && $0.lower.isFinite && $0.upper.isFinite }
             guard points.count > 1 else { continue }
-            let outline = (points.map { (px($0.x), py($0.upper)) } + points.reversed().map { (px($0.x), py($0.lower)) })
+            let outline =
+                (points.map { (px($0.x), py($0.upper)) } + points.reversed().map { (px($0.x), py($0.lower)) })
                 .map { f($0.0) + "," + f($0.1) }.joined(separator: " ")
             s += "<polygon points=\"\(outline)\" fill=\"\(area.color)\" fill-opacity=\"0.3\" stroke=\"none\"/>\n"
         }
@@ -308,14 +327,16 @@ public struct SVGPlot {
             s += "<line x1=\"\(f(left))\" y1=\"\(f(py(0)))\" x2=\"\(f(right))\" y2=\"\(f(py(0)))\" stroke=\"#999\"/>\n"
         }
         for line in verticalLines where line.x >= x0 && line.x <= x1 {
-            s += "<line x1=\"\(f(px(line.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(line.x)))\" y2=\"\(f(bottom))\" "
+            s +=
+                "<line x1=\"\(f(px(line.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(line.x)))\" y2=\"\(f(bottom))\" "
                 + "stroke=\"\(line.color)\" stroke-dasharray=\"4 3\"/>\n"
         }
         for curve in curves {
             let points = curve.points.filter { $0.x.isFinite && $0.y.isFinite }
             guard points.count > 1 else { continue }
             let path = points.map { f(px($0.x)) + "," + f(py($0.y)) }.joined(separator: " ")
-            s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"1.3\""
+            s +=
+                "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(curve.color)\" stroke-width=\"1.3\""
                 + (curve.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>\n"
         }
         for item in series {
@@ -341,7 +362,9 @@ public struct SVGPlot {
                     }
                 }
             }
-            if !bars.isEmpty { s += "<path d=\"\(bars)\" stroke=\"\(item.color)\" stroke-width=\"0.9\" fill=\"none\"/>\n" }
+            if !bars.isEmpty {
+                s += "<path d=\"\(bars)\" stroke=\"\(item.color)\" stroke-width=\"0.9\" fill=\"none\"/>\n"
+            }
             if item.markers {
                 for (_, p) in indexed {
                     s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.8\" fill=\"\(item.color)\"/>\n"
@@ -349,21 +372,26 @@ public struct SVGPlot {
             }
         }
         s += "</g>\n"
-        s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" "
+        s +=
+            "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" "
             + "fill=\"none\" stroke=\"#444\"/>\n"
         // Leaders from the curves' ends to their labels.
         for end in layout.endLabels {
-            s += "<line x1=\"\(f(right + 2))\" y1=\"\(f(end.curveY))\" x2=\"\(f(right + 12))\" y2=\"\(f(end.labelY))\" "
+            s +=
+                "<line x1=\"\(f(right + 2))\" y1=\"\(f(end.curveY))\" x2=\"\(f(right + 12))\" y2=\"\(f(end.labelY))\" "
                 + "stroke=\"\(series[end.index].color)\" stroke-width=\"0.8\"/>\n"
         }
         // Legend swatches: a line, a marker, or both, as the series is drawn.
         for entry in layout.legend {
             let item = series[entry.index], y = f(entry.y - Self.fontSize * 0.35)
             if item.joined {
-                s += "<line x1=\"\(f(entry.x - 20))\" y1=\"\(y)\" x2=\"\(f(entry.x - 4))\" y2=\"\(y)\" "
+                s +=
+                    "<line x1=\"\(f(entry.x - 20))\" y1=\"\(y)\" x2=\"\(f(entry.x - 4))\" y2=\"\(y)\" "
                     + "stroke=\"\(item.color)\" stroke-width=\"1.5\"/>\n"
             }
-            if item.markers { s += "<circle cx=\"\(f(entry.x - 12))\" cy=\"\(y)\" r=\"2.8\" fill=\"\(item.color)\"/>\n" }
+            if item.markers {
+                s += "<circle cx=\"\(f(entry.x - 12))\" cy=\"\(y)\" r=\"2.8\" fill=\"\(item.color)\"/>\n"
+            }
         }
         for text in layout.texts {
             var attributes = "x=\"\(f(text.x))\" y=\"\(f(text.y))\""

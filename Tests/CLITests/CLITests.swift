@@ -588,6 +588,77 @@ struct CLITests {
         #expect(left == ["data"], "\(left)")
     }
 
+    /// The example run's make killed (SIGKILL to its whole process group: make, sub-makes and every
+    /// beamline command) at moments spread over the run, then run again: each rerun finishes, and
+    /// every output equals an uninterrupted run's (comment lines and input paths aside).
+    @Test func interruptedPipelineRecovers() throws {
+        let repository = Self.repository
+        let base = NSTemporaryDirectory() + "interrupted-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(atPath: base + "/pipelines/example", withIntermediateDirectories: true)
+        for file in ["pipelines/dac.mk", "pipelines/example/Makefile", "pipelines/example/run.conf"] {
+            try FileManager.default.copyItem(atPath: repository.appendingPathComponent(file).path, toPath: base + "/" + file)
+        }
+        let example = base + "/pipelines/example"
+        // The first make simulates the data; the second, timed, is the uninterrupted reduction.
+        let simulated = try Self.make(in: example)
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+        try FileManager.default.removeItem(atPath: example + "/out")
+        let clock = Date()
+        let reference = try Self.make(in: example)
+        let duration = Date().timeIntervalSince(clock)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        try FileManager.default.moveItem(atPath: example + "/out", toPath: base + "/reference")
+        func outputs(_ out: String) throws -> [String: [Substring]] {
+            var found: [String: [Substring]] = [:]
+            for folder in ["integrated", "sq", "pressure", "delta_s", "outcome", "."] {
+                for file in try FileManager.default.contentsOfDirectory(atPath: out + "/" + folder)
+                where [".xy", ".sq", ".gr", ".fq", ".iq", ".pressure", ".ds", ".txt", ".tsv", ".json"].contains { file.hasSuffix($0) } {
+                    found[folder + "/" + file] = try String(contentsOfFile: "\(out)/\(folder)/\(file)", encoding: .utf8)
+                        .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("source=") }
+                }
+            }
+            return found
+        }
+        let expected = try outputs(base + "/reference")
+        #expect(expected.count > 60)
+        // The data stay; the reduction starts from nothing each time.
+        var interrupted = 0
+        for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+            try? FileManager.default.removeItem(atPath: example + "/out")
+            // make in a process group of its own (bash's job control), its id written down to kill the group.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            let group = base + "/make.pgid"
+            try? FileManager.default.removeItem(atPath: group)
+            process.arguments = ["-c", "set -m; make -C '\(example)' -j2 'BEAMLINE=\(Self.executable.path)' & "
+                                 + "echo $! > '\(group)'; wait $!"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["BEAMLINE_CALIBRATION"] = repository.appendingPathComponent("calibration").path
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: fraction * duration)
+            let pgid = Int32((try? String(contentsOfFile: group, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            #expect(pgid > 1, "make's process group")
+            if pgid > 1 { kill(-pgid, SIGKILL) }
+            process.waitUntilExit()
+            if !FileManager.default.fileExists(atPath: example + "/out/report.html") { interrupted += 1 }
+            let rerun = try Self.make(in: example)
+            #expect(rerun.status == 0, "after a kill at \(fraction) of the run: \(rerun.stderr)")
+            let got = try outputs(example + "/out")
+            #expect(Set(got.keys) == Set(expected.keys), "after a kill at \(fraction): files differ")
+            let differing = expected.keys.filter { got[$0] != expected[$0] }.sorted()
+            #expect(differing.isEmpty, "after a kill at \(fraction) of the run, these differ: \(differing)")
+        }
+        // The last kills may come just after the end.
+        #expect(interrupted >= 3, "only \(interrupted) of 5 kills interrupted the run")
+        print("interrupted pipeline: \(interrupted) of 5 kills during the run (reference \(Int(duration)) s), all recovered")
+    }
+
     /// A second make on an output directory that a running make holds refuses, naming the
     /// owner, and writes nothing.
     @Test func secondMakeOnTheSameOutputRefuses() throws {

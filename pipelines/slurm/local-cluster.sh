@@ -47,7 +47,10 @@ done
 
 for tool in munged mungekey slurmctld slurmd srun sinfo; do
     command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-    command -v "$tool" >/dev/null 2>&1 || { echo "local-cluster: $tool not found (make deps installs slurm-wlm and munge)" >&2; exit 1; }
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "local-cluster: $tool not found (make deps installs slurm-wlm and munge)" >&2
+        exit 1
+    }
 done
 [ "$(id -u)" = 0 ] || { echo "local-cluster: slurmd must run as root" >&2; exit 1; }
 stop
@@ -60,7 +63,10 @@ chmod 700 "$dir/munge"
 chmod 400 "$dir/munge/munge.key"
 munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/socket" \
     --pid-file="$dir/run/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" \
-    </dev/null >>"$dir/log/munged.out" 2>&1 || { echo "local-cluster: munged did not start (see $dir/log/munged.log)" >&2; exit 1; }
+    </dev/null >>"$dir/log/munged.out" 2>&1 || {
+    echo "local-cluster: munged did not start (see $dir/log/munged.log)" >&2
+    exit 1
+}
 
 # Ports from the directory's name, so that two clusters (two test runs) do not collide.
 base=$((17000 + $(printf '%s' "$dir" | cksum | cut -d' ' -f1) % 2000 * 2))
@@ -102,8 +108,13 @@ CONF
 export SLURM_CONF=$conf
 # The daemons' standard streams go to files: a caller reading this script's output would otherwise
 # wait for them to exit.
-slurmctld -f "$conf" </dev/null >>"$dir/log/slurmctld.out" 2>&1 || { echo "local-cluster: slurmctld did not start (see $dir/log/slurmctld.log)" >&2; stop; exit 1; }
-slurmd -f "$conf" </dev/null >>"$dir/log/slurmd.out" 2>&1 || { echo "local-cluster: slurmd did not start (see $dir/log/slurmd.log)" >&2; stop; exit 1; }
+for daemon in slurmctld slurmd; do
+    "$daemon" -f "$conf" </dev/null >>"$dir/log/$daemon.out" 2>&1 || {
+        echo "local-cluster: $daemon did not start (see $dir/log/$daemon.log)" >&2
+        stop
+        exit 1
+    }
+done
 n=0
 until sinfo --noheader --states=idle,mixed,allocated -o '%n' 2>/dev/null | grep -q .; do
     n=$((n + 1))
