@@ -1,8 +1,11 @@
+#define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 #include "CHDF5.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,18 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* One thread at a time inside libhdf5 through this shim. The serial library is not meant for
+   concurrent calls, and a child forked (below) while another thread is inside libhdf5 would inherit
+   its half-updated state, or its lock held for ever. Recursive: the functions call each other. */
+static pthread_mutex_t shim_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static void release_shim_lock(int *unused) {
+    (void)unused;
+    pthread_mutex_unlock(&shim_lock);
+}
+#define HOLD_SHIM_LOCK()              \
+    pthread_mutex_lock(&shim_lock); \
+    int shim_lock_guard __attribute__((cleanup(release_shim_lock), unused)) = 0
 
 /* Automatic printing of the error stack goes to stderr; turn it off for the
    calling thread (HDF5 keeps this setting per thread in thread-safe builds). */
@@ -49,6 +64,7 @@ static int fail(char *error, size_t cap, const char *prefix) {
 }
 
 int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     *file_id = -1;
     htri_t is_hdf5 = H5Fis_hdf5(path);
@@ -60,11 +76,13 @@ int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap)
 }
 
 int chdf5_file_close(int64_t file_id) {
+    HOLD_SHIM_LOCK();
     quiet();
     return H5Fclose((hid_t)file_id) < 0 ? -1 : 0;
 }
 
 int chdf5_exists(int64_t file_id, const char *path) {
+    HOLD_SHIM_LOCK();
     quiet();
     /* H5Lexists needs every intermediate link to exist: walk the path. */
     char partial[1024];
@@ -88,6 +106,7 @@ int chdf5_exists(int64_t file_id, const char *path) {
 }
 
 int chdf5_dataset_open(int64_t file_id, const char *path, int64_t *dataset_id, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     *dataset_id = -1;
     if (!chdf5_exists(file_id, path)) {
@@ -101,11 +120,13 @@ int chdf5_dataset_open(int64_t file_id, const char *path, int64_t *dataset_id, c
 }
 
 int chdf5_dataset_close(int64_t dataset_id) {
+    HOLD_SHIM_LOCK();
     quiet();
     return H5Dclose((hid_t)dataset_id) < 0 ? -1 : 0;
 }
 
 int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     memset(info, 0, sizeof *info);
     info->missing_filter_id = -1;
@@ -174,6 +195,7 @@ static hid_t native_type_for(hid_t file_type) {
 
 int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start, const uint64_t *count,
                          void *buffer, size_t capacity, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t dset = (hid_t)dataset_id;
     if (rank < 1 || rank > 8) {
@@ -214,6 +236,7 @@ int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start
 }
 
 int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (!chdf5_exists(file_id, path)) {
         snprintf(error, cap, "no dataset at '%s'", path);
@@ -236,6 +259,23 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     if (space >= 0) H5Sclose(space);
     H5Dclose(dset);
     return status;
+}
+
+/* In a child process that tries what may crash: die of the signal itself, silently (no Swift
+   backtrace, no sanitizer report: the parent tells the user). */
+static void become_disposable(void) {
+    /* The lock is held by the forking thread, whose id this process does not have: a fresh one
+       (this process has one thread, and it never returns to the caller). */
+    pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    shim_lock = fresh;
+    int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) signal(signals[i], SIG_DFL);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        close(devnull);
+    }
 }
 
 /* Reads a variable-length string; its characters live in a global heap collection elsewhere in
@@ -278,6 +318,7 @@ static int read_variable_string_guarded(hid_t obj, hid_t type, int is_attribute,
     }
     if (pid == 0) {
         /* The child: read, send (status, text), leave without running any exit handler. */
+        become_disposable();
         close(fds[0]);
         char message[4096];
         int status = read_variable_string(obj, type, is_attribute, message + sizeof(int), buffer_cap);
@@ -351,6 +392,7 @@ static int read_string_from(hid_t obj, hid_t type, int is_attribute, char *buffe
 
 int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, size_t buffer_cap,
                              char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (buffer_cap) buffer[0] = 0;
     if (!chdf5_exists(file_id, path)) {
@@ -376,6 +418,7 @@ int chdf5_read_scalar_string(int64_t file_id, const char *path, char *buffer, si
 
 int chdf5_read_string_attribute(int64_t file_id, const char *path, const char *name,
                                 char *buffer, size_t buffer_cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (buffer_cap) buffer[0] = 0;
     if (!chdf5_exists(file_id, path)) return -1;
@@ -421,6 +464,7 @@ int chdf5_write_float_stack(const char *path, const char *dataset_path,
                             int32_t gzip_level,
                             const char *const *meta_names, const double *meta_values, int32_t meta_count,
                             char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return fail(error, cap, "cannot create the file");
@@ -487,6 +531,7 @@ static herr_t list_one(hid_t group, const char *name, const H5L_info_t *info, vo
 
 int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t *needed,
                        char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (buffer_cap) buffer[0] = 0;
     object_lister l = {(hid_t)file_id, buffer, buffer_cap, 0};
@@ -498,9 +543,70 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
     return 0;
 }
 
+/* libhdf5 1.10 crashes on some damaged files while merely opening their datasets (libFuzzer found a
+   chunked layout that makes H5D__chunk_set_sizes write out of bounds). Before a file is used, a
+   child process opens it, lists it and opens every dataset with its type, space and filters, as
+   the readers will: 0 when the child finished, -1 with the reason when it crashed or did not finish
+   within the time limit (BEAMLINE_HDF5_STRING_TIMEOUT_MS, default 2000 ms; listing a file takes
+   milliseconds). */
+int chdf5_probe_file(const char *path, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
+    const char *setting = getenv("BEAMLINE_HDF5_STRING_TIMEOUT_MS");
+    long timeout_ms = setting ? strtol(setting, NULL, 10) : 0;
+    if (timeout_ms <= 0) timeout_ms = 2000;
+    pid_t pid = fork();
+    if (pid < 0) return 0; /* no child to spare: the readers go on unguarded */
+    if (pid == 0) {
+        become_disposable();
+        char message[256];
+        int64_t file = -1;
+        if (chdf5_file_open(path, &file, message, sizeof message) != 0) _exit(0);
+        size_t needed = 0;
+        char probe[1];
+        if (chdf5_list_objects(file, probe, sizeof probe, &needed, message, sizeof message) != 0) _exit(0);
+        char *listing = malloc(needed + 1);
+        if (!listing || chdf5_list_objects(file, listing, needed + 1, &needed, message, sizeof message) != 0) _exit(0);
+        for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
+            if (line[0] != 'D' || line[1] != ' ') continue;
+            int64_t dataset = -1;
+            chdf5_dataset_info info;
+            if (chdf5_dataset_open(file, line + 2, &dataset, message, sizeof message) != 0) continue;
+            chdf5_dataset_info_get(dataset, &info, message, sizeof message);
+            chdf5_dataset_close(dataset);
+        }
+        _exit(0);
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int status = 0;
+    for (;;) {
+        pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid) break;
+        if (done < 0 && errno != EINTR) return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+            snprintf(error, cap, "libhdf5 did not finish opening the file's datasets within %ld ms (a damaged file)",
+                     timeout_ms);
+            return -1;
+        }
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(error, cap, "libhdf5 crashed opening the file's datasets (signal %d): a damaged file",
+                 WTERMSIG(status));
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- Writing ---------------------------------------------------------------------------- */
 
 int chdf5_create_file(const char *path, int64_t *file_id, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     *file_id = -1;
     hid_t id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -510,6 +616,7 @@ int chdf5_create_file(const char *path, int64_t *file_id, char *error, size_t ca
 }
 
 int chdf5_close_written_file(int64_t file_id, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (H5Fflush((hid_t)file_id, H5F_SCOPE_LOCAL) < 0) {
         fail(error, cap, "cannot write the file");
@@ -550,6 +657,7 @@ static int set_string_attribute(hid_t object, const char *name, const char *cons
 }
 
 int chdf5_write_group(int64_t file_id, const char *path, const char *nx_class, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t file = (hid_t)file_id;
     if (create_groups_for(file, path) < 0) return fail(error, cap, "cannot create the parent groups");
@@ -564,6 +672,7 @@ int chdf5_write_group(int64_t file_id, const char *path, const char *nx_class, c
 
 int chdf5_write_doubles(int64_t file_id, const char *path, const double *values, int32_t rank,
                         const uint64_t *dims, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t file = (hid_t)file_id;
     if (rank < 0 || rank > 8) {
@@ -605,6 +714,7 @@ int chdf5_write_doubles(int64_t file_id, const char *path, const double *values,
 
 int chdf5_write_strings(int64_t file_id, const char *path, const char *const *values, uint64_t count,
                         int32_t scalar, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t file = (hid_t)file_id;
     if (scalar && count != 1) {
@@ -631,6 +741,7 @@ int chdf5_write_strings(int64_t file_id, const char *path, const char *const *va
 int chdf5_write_string_attribute(int64_t file_id, const char *path, const char *name,
                                  const char *const *values, uint64_t count, int32_t scalar,
                                  char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     if (scalar && count != 1) {
         snprintf(error, cap, "a scalar attribute needs one value");
@@ -645,6 +756,7 @@ int chdf5_write_string_attribute(int64_t file_id, const char *path, const char *
 
 int chdf5_write_double_attribute(int64_t file_id, const char *path, const char *name, double value,
                                  char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
     quiet();
     hid_t object = H5Oopen((hid_t)file_id, path, H5P_DEFAULT);
     if (object < 0) return fail(error, cap, "no object to attach the attribute to");

@@ -10,6 +10,10 @@ final class HDF5File {
     init(path: String) throws {
         var id: Int64 = -1
         var message = [CChar](repeating: 0, count: 2048)
+        // libhdf5 itself crashes on some damaged files: tried in a child process first.
+        guard chdf5_probe_file(path, &message, message.count) == 0 else {
+            throw BeamlineError(path: path, "HDF5: \(String(cBuffer: message))")
+        }
         guard chdf5_file_open(path, &id, &message, message.count) == 0 else {
             throw BeamlineError(path: path, "HDF5: \(String(cBuffer: message))")
         }

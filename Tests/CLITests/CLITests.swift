@@ -373,6 +373,20 @@ struct CLITests {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The page's DOM after headless Chromium has laid it out and run its scripts.
+    static func renderedDOM(_ chromium: String, page: String) throws -> (status: Int32, dom: String) {
+        let browser = Process()
+        browser.executableURL = URL(fileURLWithPath: chromium)
+        browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + page]
+        let out = Pipe()
+        browser.standardOutput = out
+        browser.standardError = FileHandle.nullDevice
+        try browser.run()
+        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        browser.waitUntilExit()
+        return (browser.terminationStatus, dom)
+    }
+
     /// Renders `page` in headless Chromium with a script that compares the laid-out boxes of every
     /// picture's texts: the lines "picture: text | text" for each overlapping pair and "picture: outside
     /// text" for a text beyond its picture, inside one string (empty when all is well).
@@ -405,15 +419,7 @@ struct CLITests {
         let html = try String(contentsOfFile: page, encoding: .utf8).replacingOccurrences(of: "</body>", with: script + "</body>")
         try html.write(toFile: checked, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: checked) }
-        let browser = Process()
-        browser.executableURL = URL(fileURLWithPath: chromium)
-        browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + checked]
-        let out = Pipe()
-        browser.standardOutput = out
-        browser.standardError = FileHandle.nullDevice
-        try browser.run()
-        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        browser.waitUntilExit()
+        let dom = try Self.renderedDOM(chromium, page: checked).dom
         guard let start = dom.range(of: "BEGIN", options: .backwards), let end = dom.range(of: "END", range: start.upperBound ..< dom.endIndex)
         else { return ["the check script did not run"] }
         return [String(dom[start.upperBound ..< end.lowerBound])]
@@ -764,16 +770,8 @@ struct CLITests {
         #expect(q1Plot.components(separatedBy: "stroke-width=\"0.9\" fill=\"none\"").count - 1 == 2)
         // Rendered in headless Chromium: the page's text after layout holds the plots and the table.
         if let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            let browser = Process()
-            browser.executableURL = URL(fileURLWithPath: chromium)
-            browser.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + report]
-            let out = Pipe()
-            browser.standardOutput = out
-            browser.standardError = FileHandle.nullDevice
-            try browser.run()
-            let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            browser.waitUntilExit()
-            #expect(browser.terminationStatus == 0)
+            let (status, dom) = try Self.renderedDOM(chromium, page: report)
+            #expect(status == 0)
             #expect(dom.contains("<h2>Calibration</h2>") && dom.contains("S(Q), offset 0.5") && dom.contains("G(r), offset 2"))
             #expect(dom.components(separatedBy: "<svg").count >= 9, "plots missing from the rendered page")
             #expect(dom.components(separatedBy: "<tr><td>glass_").count - 1 == 14, "rows of the points table")

@@ -40,6 +40,9 @@ struct BadInputTests {
         let start = Date()
         expectError(TestFiles.fixture("fuzz/hdf5-vlen-attribute-hang.h5"), containing: ["did not finish reading", "default"])
         #expect(Date().timeIntervalSince(start) < 15, "the time limit on variable-length strings did not hold")
+        // libhdf5 1.10 writes out of bounds (SIGSEGV) opening this file's dataset (H5D__chunk_set_sizes):
+        // every HDF5 file is first opened and listed in a child process.
+        expectError(TestFiles.fixture("fuzz/hdf5-chunk-layout-crash.h5"), containing: ["crashed", "damaged"])
     }
 
     /// An error naming the file, or frames read: never a crash or a hang.

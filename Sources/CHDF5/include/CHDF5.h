@@ -35,6 +35,10 @@ typedef struct chdf5_dataset_info {
 } chdf5_dataset_info;
 
 int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap);
+
+/* Opens the file, lists it and opens every dataset in a child process: -1 with the reason when
+   libhdf5 crashed or hung doing so (it does on some damaged files), 0 otherwise. */
+int chdf5_probe_file(const char *path, char *error, size_t cap);
 int chdf5_file_close(int64_t file_id);
 
 /* 1 if an object (group or dataset) exists at path, 0 if not. */
