@@ -296,10 +296,15 @@ struct CLITests {
                 found.append(group + " " + str(len(e[group])))
             print("OK " + " ".join(found))
             """
+        return try python(script, [file, textDirectory])
+    }
+
+    /// Debian's python3 (not a virtual environment's) running `script`: its output, trimmed.
+    static func python(_ script: String, _ arguments: [String]) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return "skipped: no /usr/bin/python3" }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script, file, textDirectory]
+        process.arguments = ["-c", script] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -360,17 +365,7 @@ struct CLITests {
             assert any(path.endswith(".mar640") for path in files), "raw images missing from the provenance"
             print("OK", " ".join(k + " " + str(counts[k]) for k in ["integrated", "sq", "fq", "gr", "stack", "peaks"]))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return "skipped: no /usr/bin/python3" }
-        process.arguments = ["-c", script, out]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try python(script, [out])
     }
 
     /// The page's DOM after headless Chromium has laid it out and run its scripts.
