@@ -182,7 +182,7 @@ public struct RunReport {
             + names.filter { n in !rows.contains { $0.name + ".png" == n } }
         var html =
             "<h2>Images and masks</h2><p>Log scale; masked pixels coloured: "
-            + "<span style=\"color:#3060ff\">■</span> shared masks (beam stop, gaps, shapes), "
+            + "<span style=\"color:#3060ff\">■</span> shared masks (beam stop, gaps, shapes, a plate's circular edge), "
             + "<span style=\"color:#e0c000\">■</span> invalid pixels, "
             + "<span style=\"color:#ff2020\">■</span> diamond spots and zingers.</p><div class=\"thumbs\">\n"
         for name in ordered {
