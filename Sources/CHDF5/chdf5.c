@@ -261,6 +261,19 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     return status;
 }
 
+/* The time a child process gets (BEAMLINE_HDF5_STRING_TIMEOUT_MS, default 2000 ms). */
+static long child_timeout_ms(void) {
+    const char *setting = getenv("BEAMLINE_HDF5_STRING_TIMEOUT_MS");
+    long timeout_ms = setting ? strtol(setting, NULL, 10) : 0;
+    return timeout_ms > 0 ? timeout_ms : 2000;
+}
+
+static long milliseconds_since(const struct timespec *start) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
 /* In a child process that tries what may crash: die of the signal itself, silently (no Swift
    backtrace, no sanitizer report: the parent tells the user). */
 static void become_disposable(void) {
@@ -304,9 +317,7 @@ static int read_variable_string(hid_t obj, hid_t type, int is_attribute, char *b
    takes microseconds; the fork costs about a millisecond and happens only for variable-length
    strings (NeXus attributes as h5py writes them). */
 static int read_variable_string_guarded(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
-    const char *setting = getenv("BEAMLINE_HDF5_STRING_TIMEOUT_MS");
-    long timeout_ms = setting ? strtol(setting, NULL, 10) : 0;
-    if (timeout_ms <= 0) timeout_ms = 2000;
+    long timeout_ms = child_timeout_ms();
     if (buffer_cap > 3000) buffer_cap = 3000; /* one atomic pipe write (PIPE_BUF >= 4096) */
     int fds[2];
     if (pipe(fds) != 0) return read_variable_string(obj, type, is_attribute, buffer, buffer_cap);
@@ -330,12 +341,11 @@ static int read_variable_string_guarded(hid_t obj, hid_t type, int is_attribute,
     close(fds[1]);
     char reply[4096];
     size_t got = 0;
-    struct timespec start, now;
+    struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int timed_out = 0;
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        long elapsed = milliseconds_since(&start);
         if (elapsed >= timeout_ms) {
             timed_out = 1;
             break;
@@ -551,9 +561,7 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
    milliseconds). */
 int chdf5_probe_file(const char *path, char *error, size_t cap) {
     HOLD_SHIM_LOCK();
-    const char *setting = getenv("BEAMLINE_HDF5_STRING_TIMEOUT_MS");
-    long timeout_ms = setting ? strtol(setting, NULL, 10) : 0;
-    if (timeout_ms <= 0) timeout_ms = 2000;
+    long timeout_ms = child_timeout_ms();
     pid_t pid = fork();
     if (pid < 0) return 0; /* no child to spare: the readers go on unguarded */
     if (pid == 0) {
@@ -576,16 +584,14 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
         }
         _exit(0);
     }
-    struct timespec start, now;
+    struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int status = 0;
     for (;;) {
         pid_t done = waitpid(pid, &status, WNOHANG);
         if (done == pid) break;
         if (done < 0 && errno != EINTR) return 0;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsed >= timeout_ms) {
+        if (milliseconds_since(&start) >= timeout_ms) {
             kill(pid, SIGKILL);
             while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
             snprintf(error, cap, "libhdf5 did not finish opening the file's datasets within %ld ms (a damaged file)",

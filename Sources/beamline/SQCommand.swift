@@ -263,10 +263,7 @@ struct SQCommand: ParsableCommand {
     }
 
     private func headerLines(path: String, settings: StructureFactorSettings, result: StructureFactorResult) throws -> [String] {
-        func checksum(_ file: String) throws -> String {
-            guard let data = FileManager.default.contents(atPath: file) else { throw BeamlineError(path: file, "cannot be read") }
-            return SHA256.hex(of: [UInt8](data))
-        }
+        func checksum(_ file: String) throws -> String { try SHA256.fileDigest(file) }
         var lines = [
             "beamline \(Beamline.version) sq (PDFgetX2-style reduction)",
             "sample=\(path) sha256=\(try checksum(path))",

@@ -615,7 +615,7 @@ struct CLITests {
             var found: [String: [Substring]] = [:]
             for folder in ["integrated", "sq", "pressure", "delta_s", "outcome", "."] {
                 for file in try FileManager.default.contentsOfDirectory(atPath: out + "/" + folder)
-                where [".xy", ".sq", ".gr", ".fq", ".iq", ".pressure", ".ds", ".txt", ".tsv", ".json"].contains { file.hasSuffix($0) } {
+                where [".xy", ".sq", ".gr", ".fq", ".iq", ".pressure", ".ds", ".txt", ".tsv", ".json"].contains(where: { file.hasSuffix($0) }) {
                     found[folder + "/" + file] = try String(contentsOfFile: "\(out)/\(folder)/\(file)", encoding: .utf8)
                         .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("source=") }
                 }
@@ -859,7 +859,7 @@ struct CLITests {
         // Messages into a file, not a pipe: the daemons inherit the child's open descriptors, and a
         // pipe held open by them would never reach its end.
         let messages = base + "/cluster-start.txt"
-        FileManager.default.createFile(atPath: messages, contents: nil)
+        _ = FileManager.default.createFile(atPath: messages, contents: nil)
         let messageFile = try FileHandle(forWritingTo: URL(fileURLWithPath: messages))
         start.standardOutput = FileHandle.nullDevice
         start.standardError = messageFile
