@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "CTIFF", dependencies: ["SystemLibTIFF"]),
         .target(name: "CHDF5", dependencies: ["SystemLibHDF5"]),
 
-        .target(name: "BeamlineSupport"),
+        .target(name: "CSHA256"),
+        .target(name: "BeamlineSupport", dependencies: ["CSHA256"]),
         .target(name: "BeamlineNumerics"),
         .target(name: "DetectorImage", dependencies: ["CTIFF", "CHDF5", "BeamlineSupport"]),
         .target(name: "PatternIO", dependencies: ["BeamlineSupport"]),

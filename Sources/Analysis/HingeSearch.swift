@@ -101,42 +101,44 @@ struct HingeSearch {
     }
 
     /// Weighted χ² of the line with these hinges and the steps; infinity when not admissible.
+    /// Called for every trial of the searches (millions in a run's series): no allocation.
     func chiSquare(_ hinges: [Hinge]) -> Double {
         guard admissible(hinges) else { return .infinity }
         let base = logScale == nil ? 2 : 3
-        let m = base + hinges.count + steps.count
-        var normal = [Double](repeating: 0, count: m * m), rhs = [Double](repeating: 0, count: m)
-        var row = [Double](repeating: 0, count: m)
-        func fill(_ i: Int) {
-            row[0] = 1
-            if logScale == nil {
-                row[1] = p[i]
-            } else {
-                row[1] = logColumn[i]
-                row[2] = logColumn[i] * logColumn[i]
+        let m = base + hinges.count + steps.count, n = p.count
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: n * m + m * m + m) { buffer in
+            // The design matrix (row i: the model's columns at pressure i), the normal equations.
+            let design = buffer.baseAddress!, normal = design + n * m, rhs = normal + m * m
+            normal.initialize(repeating: 0, count: m * m + m)
+            for i in 0 ..< n {
+                let row = design + i * m
+                row[0] = 1
+                if logScale == nil {
+                    row[1] = p[i]
+                } else {
+                    row[1] = logColumn[i]
+                    row[2] = logColumn[i] * logColumn[i]
+                }
+                for (j, h) in hinges.enumerated() { row[base + j] = h.value(at: p[i]) }
+                for (k, s) in steps.enumerated() { row[base + hinges.count + k] = p[i] > s ? 1 : 0 }
+                let w = weights[i]
+                for a in 0 ..< m {
+                    let wa = w * row[a]
+                    rhs[a] += wa * y[i]
+                    for b in 0 ... a { normal[a * m + b] += wa * row[b] }
+                }
             }
-            for (j, h) in hinges.enumerated() { row[base + j] = h.value(at: p[i]) }
-            for (k, s) in steps.enumerated() { row[base + hinges.count + k] = p[i] > s ? 1 : 0 }
-        }
-        for i in p.indices {
-            fill(i)
-            let w = weights[i]
-            for a in 0 ..< m {
-                let wa = w * row[a]
-                rhs[a] += wa * y[i]
-                for b in 0 ... a { normal[a * m + b] += wa * row[b] }
+            for a in 0 ..< m { for b in 0 ..< a { normal[b * m + a] = normal[a * m + b] } }
+            guard LinearAlgebra.solveInPlace(normal, size: m, columns: rhs, count: 1) else { return .infinity }
+            var chi = 0.0
+            for i in 0 ..< n {
+                let row = design + i * m
+                var model = 0.0
+                for a in 0 ..< m { model += row[a] * rhs[a] }
+                chi += (y[i] - model) * (y[i] - model) * weights[i]
             }
+            return chi.isFinite ? chi : .infinity
         }
-        for a in 0 ..< m { for b in 0 ..< a { normal[b * m + a] = normal[a * m + b] } }
-        guard let c = LinearAlgebra.solve(normal, rhs) else { return .infinity }
-        var chi = 0.0
-        for i in p.indices {
-            fill(i)
-            var model = 0.0
-            for a in 0 ..< m { model += row[a] * c[a] }
-            chi += (y[i] - model) * (y[i] - model) * weights[i]
-        }
-        return chi.isFinite ? chi : .infinity
     }
 
     /// These hinges and the best further one on the grid.

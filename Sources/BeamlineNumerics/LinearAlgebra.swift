@@ -12,33 +12,49 @@ public enum LinearAlgebra {
     static func solve(_ a: [Double], columns: [[Double]]) -> [[Double]]? {
         let n = Int(Double(a.count).squareRoot().rounded())
         precondition(n * n == a.count, "matrix is not n × n")
-        var m = a, xs = columns
+        var m = a, flat = columns.flatMap { $0 }
+        precondition(flat.count == n * columns.count, "a column's length differs from the matrix's")
+        let solved = m.withUnsafeMutableBufferPointer { m in
+            flat.withUnsafeMutableBufferPointer { x in
+                solveInPlace(m.baseAddress!, size: n, columns: x.baseAddress!, count: columns.count)
+            }
+        }
+        guard solved else { return nil }
+        return (0 ..< columns.count).map { Array(flat[$0 * n ..< ($0 + 1) * n]) }
+    }
+
+    /// Gaussian elimination with partial pivoting on `m` (n × n, row-major, overwritten) for
+    /// `count` right-hand sides stored one after the other from `x` (n values each), which
+    /// become the solutions; false when the matrix is singular (a pivot below 10⁻¹⁵ of the
+    /// largest element). No allocation: for callers that solve millions of small systems.
+    public static func solveInPlace(_ m: UnsafeMutablePointer<Double>, size n: Int,
+                                    columns x: UnsafeMutablePointer<Double>, count: Int) -> Bool {
         for column in 0 ..< n {
             var pivot = column
             for row in column + 1 ..< n where abs(m[row * n + column]) > abs(m[pivot * n + column]) { pivot = row }
             var scale = 0.0
-            for v in m { scale = max(scale, abs(v)) }
-            guard abs(m[pivot * n + column]) > 1e-300, abs(m[pivot * n + column]) > scale * 1e-15 else { return nil }
+            for k in 0 ..< n * n { scale = max(scale, abs(m[k])) }
+            guard abs(m[pivot * n + column]) > 1e-300, abs(m[pivot * n + column]) > scale * 1e-15 else { return false }
             if pivot != column {
-                for k in 0 ..< n { m.swapAt(column * n + k, pivot * n + k) }
-                for c in xs.indices { xs[c].swapAt(column, pivot) }
+                for k in 0 ..< n { swap(&m[column * n + k], &m[pivot * n + k]) }
+                for c in 0 ..< count { swap(&x[c * n + column], &x[c * n + pivot]) }
             }
             let diagonal = m[column * n + column]
             for row in column + 1 ..< n {
                 let f = m[row * n + column] / diagonal
                 if f == 0 { continue }
                 for k in column ..< n { m[row * n + k] -= f * m[column * n + k] }
-                for c in xs.indices { xs[c][row] -= f * xs[c][column] }
+                for c in 0 ..< count { x[c * n + row] -= f * x[c * n + column] }
             }
         }
-        for c in xs.indices {
+        for c in 0 ..< count {
             for row in stride(from: n - 1, through: 0, by: -1) {
-                var s = xs[c][row]
-                for k in row + 1 ..< n { s -= m[row * n + k] * xs[c][k] }
-                xs[c][row] = s / m[row * n + row]
+                var s = x[c * n + row]
+                for k in row + 1 ..< n { s -= m[row * n + k] * x[c * n + k] }
+                x[c * n + row] = s / m[row * n + row]
             }
         }
-        return xs
+        return true
     }
 
     /// The inverse of a square matrix, or nil if singular.

@@ -33,4 +33,16 @@ public enum Parallel {
         }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { part in body(part, ranges[part]) }
     }
+
+    /// `body(i)` for every i in `0..<count`, each index a task taken by the next free worker
+    /// (for work items of uneven cost), results in index order.
+    public static func map<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+        guard count > 1, workers > 1 else { return (0 ..< max(0, count)).map(body) }
+        var results = [T?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: count) { i in (base + i).pointee = body(i) }
+        }
+        return results.map { $0! }
+    }
 }

@@ -168,12 +168,13 @@ public enum MaskBuilder {
                 }
                 ringParts.append(first ..< bins)
                 Parallel.forEach(ringParts) { _, chunk in
+                    var histogram: [Int32] = []
                     for b in chunk where counts[b] >= 8 {
                         let slice = UnsafeMutableBufferPointer(rebasing: all[start[b] ..< start[b + 1]])
-                        // The upper median, as sorting and taking element count / 2 gives.
-                        let median = Selection.select(slice, slice.count / 2)
-                        for j in slice.indices { slice[j] = abs(slice[j] - median) }
-                        let mad = 1.4826 * Selection.select(slice, slice.count / 2)
+                        // The upper median, as sorting and taking element count / 2 gives, and the
+                        // same of the deviations from it.
+                        let (median, deviation) = Selection.medianAndDeviation(slice, histogram: &histogram)
+                        let mad = 1.4826 * deviation
                         // Counting noise sets a floor under the spread: √median for Poisson data.
                         let spread = max(mad, median > 0 ? median.squareRoot() : 1)
                         limitOut[b] = median + max(Float(k) * spread, minimumExcess)

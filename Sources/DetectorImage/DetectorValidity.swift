@@ -104,15 +104,21 @@ public struct DetectorValidity: Sendable, Equatable {
     @discardableResult
     public func invalidate(_ pixels: inout [Float]) -> Int {
         guard zeroIsUnread || negativeIsMarker || marker != nil || dummy != nil else { return 0 }
-        let rules = self
+        // The rules of `reason(for:)` without a branch per pixel (NaN equals nothing, so an
+        // absent marker or dummy never matches), so that the loop is vectorised.
+        let checkZero = zeroIsUnread, checkNegative = negativeIsMarker
+        let marker = self.marker ?? .nan, dummy = self.dummy ?? .nan
         var counts = [Int](repeating: 0, count: Parallel.workers)
         pixels.withUnsafeMutableBufferPointer { values in
             counts.withUnsafeMutableBufferPointer { countOut in
                 Parallel.forEachChunk(values.count) { part, range in
                     var count = 0
-                    for i in range where values[i].isFinite && rules.reason(for: values[i]) != nil {
-                        values[i] = .nan
-                        count += 1
+                    for i in range {
+                        let v = values[i]
+                        let zero = checkZero && v == 0, negative = checkNegative && v < 0
+                        let invalid = (zero || negative || v == marker || v == dummy) && v.isFinite
+                        values[i] = invalid ? .nan : v
+                        count &+= invalid ? 1 : 0
                     }
                     countOut[part] = count
                 }

@@ -26,6 +26,8 @@ extension IntegrationEngine {
         var partition: [[Int]]
         var overflowPartition: [[Int]]
         var hasDark: Bool
+        /// `IntegrationEngine.slotSpan` (absent in older files: no pixel-at-once tests).
+        var slotSpan: Int?
         /// Array lengths, in the order they follow the header.
         var lengths: [String: Int]
         /// Names of the caller's UInt16 arrays stored after the engine's, in order.
@@ -50,7 +52,7 @@ extension IntegrationEngine {
             azimuthStart: azimuthStart, azimuthStep: azimuthStep, totalBins: totalBins, slotsPerPixel: slotsPerPixel,
             entries: entries, partition: partition.map { [$0.lowerBound, $0.upperBound] },
             overflowPartition: overflowPartition.map { [$0.lowerBound, $0.upperBound] }, hasDark: dark != nil,
-            lengths: lengths, attachments: names)
+            slotSpan: slotSpan, lengths: lengths, attachments: names)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys  // the same engine gives the same bytes
         let json = try encoder.encode(header)
@@ -161,7 +163,9 @@ extension IntegrationEngine {
         let binsValid = slotBin16.isEmpty
             ? Self.binsInRange(slotBin32, bins: bins, sentinel: .max)
             : Self.binsInRange(slotBin16, bins: bins, sentinel: .max)
-        guard binsValid else { throw BeamlineError(path: path, "damaged engine file (a bin out of range)") }
+        guard binsValid, (0 ..< bins).contains(header.slotSpan ?? 0) else {
+            throw BeamlineError(path: path, "damaged engine file (a bin out of range)")
+        }
         geometry = header.geometry
         settings = header.settings
         self.radialCenters = radialCenters
@@ -185,6 +189,7 @@ extension IntegrationEngine {
         partition = header.partition.map { $0[0] ..< $0[1] }
         overflowPartition = header.overflowPartition.map { $0[0] ..< $0[1] }
         entries = header.entries
+        slotSpan = header.slotSpan
     }
 }
 
@@ -197,6 +202,27 @@ extension IntegrationEngine {
             for v in values { bad &+= (Int(v) >= bins && v != sentinel) ? 1 : 0 }
             return bad == 0
         }
+    }
+
+    /// The engine's `slotSpan`, from its slots (once, when it is built; engine files store it).
+    static func slotSpan<Bin: FixedWidthInteger>(_ slotBin: EngineArray<Bin>, slots: Int) -> Int? {
+        let pixels = slotBin.count / max(1, slots)
+        let spans = Parallel.map(Parallel.workers) { part -> Int in
+            let range = pixels * part / Parallel.workers ..< pixels * (part + 1) / Parallel.workers
+            return slotBin.withUnsafeBufferPointer { values in
+                var span = 0
+                for p in range {
+                    let first = p &* slots, base = Int(values[first])
+                    for j in first &+ 1 ..< first &+ slots {
+                        // A bin below the pixel's first: no span (-1 marks it).
+                        guard Int(values[j]) >= base else { return -1 }
+                        span = max(span, Int(values[j]) - base)
+                    }
+                }
+                return span
+            }
+        }
+        return spans.contains { $0 < 0 } ? nil : spans.max() ?? 0
     }
 }
 

@@ -216,12 +216,27 @@ extension Passes {
                 inner[2 * b] = b < sink.bins ? innerLow[b] : -.infinity
                 inner[2 * b + 1] = b < sink.bins ? innerHigh[b] : .infinity
             }
+            // Where a pixel's bins ascend from its first (1D engines), the intersection of the inner
+            // bands of the bins from b to b + span: a pixel inside it at its first bin b has every
+            // slot inside its own inner band, and is passed over with one look-up instead of one per slot.
+            var window: [Double] = []
+            if let span = e.slotSpan, e.slotsPerPixel > 1, span <= 16 {
+                window = inner
+                for b in 0 ..< min(tableSize, sink.bins) {
+                    for c in stride(from: b + 1, through: min(b + span, sink.bins - 1), by: 1) {
+                        window[2 * b] = max(window[2 * b], innerLow[c])
+                        window[2 * b + 1] = min(window[2 * b + 1], innerHigh[c])
+                    }
+                }
+            }
             return inner.withUnsafeBufferPointer { inner in
-                low.withUnsafeBufferPointer { low in
-                    high.withUnsafeBufferPointer { high in
-                        Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, flags,
-                                  inner.baseAddress!,
-                                  Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink, &candidates)
+                window.withUnsafeBufferPointer { window in
+                    low.withUnsafeBufferPointer { low in
+                        high.withUnsafeBufferPointer { high in
+                            Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, flags,
+                                      inner.baseAddress!, window.isEmpty ? nil : window.baseAddress, Bin.bitWidth == 16, low.baseAddress!,
+                                      high.baseAddress!, sink, &candidates)
+                        }
                     }
                 }
             }
@@ -264,16 +279,24 @@ extension Passes {
                                                 _ share: UnsafePointer<Float>?, _ slots: Int,
                                                 _ norm: UnsafePointer<Float>, _ range: Range<Int>,
                                                 _ flags: UnsafeMutablePointer<UInt8>, _ inner: UnsafePointer<Double>,
-                                                _ sentinelInTable: Bool,
+                                                _ window: UnsafePointer<Double>?, _ sentinelInTable: Bool,
                                                 _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
                                                 _ sink: ClipSink, _ candidates: inout [Int32]) -> Int {
             var flagged = 0
-            candidates.reserveCapacity(range.count / 2)
+            var list = EntryList(capacity: max(1024, range.count / 8))
+            defer {
+                candidates = list.array()
+                list.deallocate()
+            }
             for p in range {
                 let raw = px[p]
                 guard raw.isFinite, norm[p] > 0 else { continue }
                 let x = Double(dark.map { raw - $0[p] } ?? raw) / Double(norm[p])
                 let first = p &* slots
+                if let window {
+                    let w = Int(slotBin[first]) &* 2
+                    if x >= window[w] && x <= window[w &+ 1] { continue }
+                }
                 for j in first ..< first &+ slots {
                     // Padding slots repeat the pixel's last bin: they pass or fail with it,
                     // and `outside` skips them by their share 0.
@@ -283,12 +306,12 @@ extension Passes {
                     if x >= inner[b] && x <= inner[b &+ 1] { continue }
                     if x >= low[Int(bin)] && x <= high[Int(bin)] {
                         // Padding slots may be listed too; `testListed` skips them by their share.
-                        if flags[j] == 0 { candidates.append(Int32(j)) }
+                        if flags[j] == 0 { list.append(Int32(j)) }
                         continue
                     }
                     flagged &+= outside(p: p, j: j, x: x, raw: raw, px, dark, slotBin, invalid, share, slots, norm,
                                         flags,
-                                        low, high, sink, &candidates)
+                                        low, high, sink, &list)
                 }
             }
             return flagged
@@ -301,7 +324,7 @@ extension Passes {
                                                    _ invalid: Bin, _ share: UnsafePointer<Float>?, _ slots: Int,
                                                    _ norm: UnsafePointer<Float>, _ flags: UnsafeMutablePointer<UInt8>,
                                                    _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
-                                                   _ sink: ClipSink, _ candidates: inout [Int32]) -> Int {
+                                                   _ sink: ClipSink, _ candidates: inout EntryList) -> Int {
             let bin = slotBin[j]
             guard bin != invalid, flags[j] == 0 else { return 0 }
             let c = share.map { Double($0[j]) } ?? 1
@@ -342,4 +365,37 @@ extension Passes {
             return flagged
         }
     }
+}
+
+/// A growable list of entry numbers for the test sweeps, which append millions: one capacity
+/// check per append, without Array's uniqueness check.
+struct EntryList {
+    private var storage: UnsafeMutablePointer<Int32>
+    private var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    @inline(__always)
+    mutating func append(_ entry: Int32) {
+        if count == capacity { grow() }
+        storage[count] = entry
+        count &+= 1
+    }
+
+    @inline(never)
+    private mutating func grow() {
+        let larger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
+        larger.moveInitialize(from: storage, count: count)
+        storage.deallocate()
+        storage = larger
+        capacity *= 2
+    }
+
+    func array() -> [Int32] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+
+    func deallocate() { storage.deallocate() }
 }

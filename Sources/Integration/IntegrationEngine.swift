@@ -107,6 +107,12 @@ public struct IntegrationEngine: Sendable {
     /// The bin value that marks a pixel left out (no splitting only).
     var invalidBin: Int { slotBin16.isEmpty ? Int(UInt32.max) : Int(UInt16.max) }
 
+    /// The largest step from a pixel's first slot bin to any of its other slot bins, when no
+    /// slot bin lies below its pixel's first (1D engines: a pixel's bins ascend); nil otherwise.
+    /// A test sweep can then check a pixel once against the intersection of the bands of the
+    /// bins from its first to that many above it.
+    let slotSpan: Int?
+
     /// Number of stored (pixel, bin) entries with a non-zero share.
     public let entries: Int
     /// Bytes read per frame: pixel values, slot bins and shares, overflow, dark.
@@ -375,6 +381,7 @@ public struct IntegrationEngine: Sendable {
         overflowShare = sharesOut
         partition = parts
         overflowPartition = overflowRanges
+        slotSpan = slotBin16.isEmpty ? Self.slotSpan(slotBin32, slots: slots) : Self.slotSpan(slotBin16, slots: slots)
 
         var binNorm = [Double](repeating: 0, count: total)
         var binCount = [Double](repeating: 0, count: total)

@@ -24,36 +24,58 @@ public enum FrameThumbnail {
         let factor = max(1, (max(width, height) + maximum - 1) / maximum)
         let w = max(1, width / factor), h = max(1, height / factor)
         var level = [Double](repeating: 0, count: w * h)
-        var colour = [UInt8?](repeating: nil, count: w * h)
+        var colour = [UInt8](repeating: 0, count: w * h)  // 0: no mask colour
         let block = Double(factor * factor)
-        for ty in 0..<h {
-            for tx in 0..<w {
-                var sum = 0.0, finite = 0, sharedCount = 0, invalidCount = 0, spotCount = 0
-                for y in ty * factor..<min(height, (ty + 1) * factor) {
-                    for x in tx * factor..<min(width, (tx + 1) * factor) {
-                        let i = y * width + x
-                        if let spots, spots.values[i] != 0 { spotCount += 1; continue }
-                        if let sharedMask, sharedMask.values[i] != 0 { sharedCount += 1; continue }
-                        let v = pixels[i]
-                        if v.isFinite { sum += Double(max(v, 0)); finite += 1 } else { invalidCount += 1 }
+        let none = [UInt8](repeating: 0, count: spots == nil || sharedMask == nil ? width * height : 0)
+        let spotValues = spots?.values ?? none, sharedValues = sharedMask?.values ?? none
+        precondition(pixels.count == width * height && spotValues.count == pixels.count
+                     && sharedValues.count == pixels.count, "thumbnail: masks and frame differ in size")
+        // Thumbnail rows on every core: each reads its own band of the frame.
+        pixels.withUnsafeBufferPointer { pixels in
+            spotValues.withUnsafeBufferPointer { spotMask in
+                sharedValues.withUnsafeBufferPointer { sharedMask in
+                    level.withUnsafeMutableBufferPointer { levelOut in
+                        colour.withUnsafeMutableBufferPointer { colourOut in
+                            Parallel.forEachChunk(h) { _, rows in
+                                for ty in rows {
+                                    for tx in 0..<w {
+                                        var sum = 0.0, finite = 0, sharedCount = 0, invalidCount = 0, spotCount = 0
+                                        for y in ty * factor..<min(height, (ty + 1) * factor) {
+                                            for x in tx * factor..<min(width, (tx + 1) * factor) {
+                                                let i = y * width + x
+                                                if spotMask[i] != 0 { spotCount += 1; continue }
+                                                if sharedMask[i] != 0 { sharedCount += 1; continue }
+                                                let v = pixels[i]
+                                                if v.isFinite {
+                                                    sum += Double(max(v, 0))
+                                                    finite += 1
+                                                } else {
+                                                    invalidCount += 1
+                                                }
+                                            }
+                                        }
+                                        let t = ty * w + tx
+                                        levelOut[t] = log1p(finite > 0 ? sum / Double(finite) : 0)
+                                        if spotCount > 0 {
+                                            colourOut[t] = spot
+                                        } else if Double(sharedCount) >= block / 2 {
+                                            colourOut[t] = shared
+                                        } else if Double(invalidCount) >= block / 2 {
+                                            colourOut[t] = invalid
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                }
-                let t = ty * w + tx
-                level[t] = log1p(finite > 0 ? sum / Double(finite) : 0)
-                if spotCount > 0 {
-                    colour[t] = spot
-                } else if Double(sharedCount) >= block / 2 {
-                    colour[t] = shared
-                } else if Double(invalidCount) >= block / 2 {
-                    colour[t] = invalid
                 }
             }
         }
-        let unmasked = zip(level, colour).filter { $0.1 == nil }.map(\.0).sorted()
+        let unmasked = zip(level, colour).filter { $0.1 == 0 }.map(\.0).sorted()
         let lo = unmasked.isEmpty ? 0 : unmasked[unmasked.count / 100]
         let hi = unmasked.isEmpty ? 1 : unmasked[min(unmasked.count - 1, unmasked.count * 999 / 1000)]
         let indices = zip(level, colour).map { value, mask -> UInt8 in
-            mask ?? UInt8(max(0, min(251, 251 * (value - lo) / max(hi - lo, 1e-9))))
+            mask != 0 ? mask : UInt8(max(0, min(251, 251 * (value - lo) / max(hi - lo, 1e-9))))
         }
         return PNG.indexed(indices, palette: palette, width: w, height: h)
     }

@@ -1,4 +1,5 @@
 import Analysis
+import BeamlineSupport
 import Foundation
 
 /// `beamline series` as a job: a peak table in, the series report out. Per isotherm the
@@ -25,6 +26,10 @@ public struct SeriesJob: Sendable {
         let groups = Dictionary(grouping: placed, by: { $0.temperature! })
         var isotherms: [SeriesReport.Isotherm] = []
         var curves: [Double: [String: PressureCurve]] = [:]
+        // Each isotherm's quantities, then every (isotherm, quantity) analysis at once on the cores:
+        // the hinge searches are the whole cost of this step, and independent.
+        typealias Quantity = (name: String, values: [Double], sigmas: [Double], direction: Double)
+        var placedIsotherms: [(t: Double, rows: [PeakRow], p: [Double], pSigma: [Double], quantities: [Quantity])] = []
         for t in groups.keys.sorted() {
             // A time series at one pressure is not an isotherm: at least three pressures that differ
             // by more than twice their uncertainty.
@@ -34,25 +39,36 @@ public struct SeriesJob: Sendable {
                 kept.append(p)
             }
             guard distinct.count >= 3 else { continue }
-            let p = g.map { $0.pressure! }
-            let pSigma = g.map { max($0.pressureSigma ?? 0, pressureSigma) }
-            var transitions: [Transition] = []
-            var fits: [String: SeriesReport.Fit] = [:]
             // Which way a step may go: Q1 and Q2 up, the volume down, widths and ratios either way.
-            let quantities: [(String, [Double], [Double], Double)] = [
+            let quantities: [Quantity] = [
                 ("Q1", g.map(\.q1), g.map(\.q1Sigma), 1), ("Q2", g.map(\.q2), g.map(\.q2Sigma), 1),
                 ("FWHM", g.map(\.fwhm), g.map(\.fwhmSigma), 0), ("Q2/Q1", g.map(\.ratio), g.map(\.ratioSigma), 0),
                 ("V", g.map { $0.volumeCubic ?? .nan },
                  g.map { ($0.volumeCubic ?? .nan) * 3 * $0.q1Sigma / $0.q1 }, -1),
             ]
+            placedIsotherms.append((t, g, g.map { $0.pressure! }, g.map { max($0.pressureSigma ?? 0, pressureSigma) },
+                                    quantities.filter { $0.values.allSatisfy(\.isFinite) }))
+        }
+        let jobs = placedIsotherms.indices.flatMap { i in placedIsotherms[i].quantities.indices.map { (i, $0) } }
+        let results = Parallel.map(jobs.count) { k -> TransitionAnalysis in
+            let isotherm = placedIsotherms[jobs[k].0], quantity = isotherm.quantities[jobs[k].1]
+            var options = options
+            options.stepDirection = quantity.direction
+            return TransitionAnalysis.analyse(pressure: isotherm.p, value: quantity.values,
+                                              valueSigma: quantity.sigmas, pressureSigma: isotherm.pSigma,
+                                              options: options)
+        }
+        var next = 0
+        for (t, g, _, _, quantities) in placedIsotherms {
+            var transitions: [Transition] = []
+            var fits: [String: SeriesReport.Fit] = [:]
             let exponent = VolumeChange.densityExponent(q1: g.map(\.q1), q1Sigma: g.map(\.q1Sigma),
                                                         density: g.map { $0.density ?? .nan },
                                                         densitySigma: g.map { $0.densitySigma ?? .nan })
-            for (name, values, sigmas, direction) in quantities where values.allSatisfy(\.isFinite) {
-                var options = options
-                options.stepDirection = direction
-                let analysis = TransitionAnalysis.analyse(pressure: p, value: values, valueSigma: sigmas,
-                                                          pressureSigma: pSigma, options: options)
+            for quantity in quantities {
+                let name = quantity.name
+                let analysis = results[next]
+                next += 1
                 fits[name] = SeriesReport.Fit(
                     model: analysis.curve?.baseline.rawValue ?? "none",
                     segments: analysis.segments.map { [$0.from, $0.to, $0.intercept, $0.slope] },

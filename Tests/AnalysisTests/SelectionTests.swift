@@ -1,0 +1,60 @@
+import BeamlineNumerics
+import BeamlineSupport
+import Testing
+
+/// Floyd–Rivest SELECT against a full sort: the k-th element, and nothing larger before it or
+/// smaller after it, on random data, many ties (counts), sorted and reversed input.
+struct SelectionTests {
+    @Test func selectsWhatASortWouldPutThere() {
+        var generator = SplitMix(seed: 1975)
+        for size in [1, 2, 3, 10, 599, 601, 602, 1000, 9411, 40_000] {
+            let inputs: [[Float]] = [
+                (0 ..< size).map { _ in Float(Double(generator.next() % 1_000_000) / 7) },
+                (0 ..< size).map { _ in Float(generator.next() % 5) },  // ties everywhere
+                (0 ..< size).map(Float.init),
+                (0 ..< size).map { Float(size - $0) },
+            ]
+            for input in inputs {
+                let sorted = input.sorted()
+                for k in Set([0, size / 2, size - 1, Int(generator.next() % UInt64(size))]) {
+                    var values = input
+                    let chosen = Selection.select(&values, k)
+                    #expect(chosen == sorted[k], "size \(size), k \(k)")
+                    #expect(values[..<k].allSatisfy { $0 <= chosen } && values[k...].allSatisfy { $0 >= chosen })
+                    #expect(values.sorted() == sorted, "the values are only rearranged")
+                }
+            }
+        }
+    }
+
+    /// The spot search's median and median deviation, counted from a histogram for integer
+    /// counts, equal to two selections on the same values (which a full sort confirms).
+    @Test func medianAndDeviationEqualTheSelections() {
+        var generator = SplitMix(seed: 489)
+        func uniform(_ n: UInt64) -> Float { Float(generator.next() % n) }
+        var cases: [[Float]] = []
+        for size in [8, 63, 64, 65, 1000, 9411] {
+            cases.append((0 ..< size).map { _ in 300 + uniform(60) })  // counts, many ties
+            // Counts with bright spots far outside any window of 2n values.
+            cases.append((0 ..< size).map { i in i % 97 == 0 ? 60_000 + uniform(5000) : 1000 + uniform(200) })
+            cases.append((0 ..< size).map { _ in uniform(1_000_000) })  // spread wider than the window
+            cases.append((0 ..< size).map { _ in uniform(50) - 25 })  // negative integers
+            cases.append((0 ..< size).map { _ in 7 })  // all equal
+            cases.append((0 ..< size).map { _ in uniform(1000) / 8 })  // not integers: selections
+            // Half the values at the bottom: the median deviation reaches the window's edge.
+            cases.append((0 ..< size).map { i in i % 2 == 0 ? uniform(3) : 5_000_000 + uniform(10) })
+        }
+        var histogram: [Int32] = []
+        for values in cases {
+            let sorted = values.sorted()
+            let median = sorted[values.count / 2]
+            let deviation = values.map { abs($0 - median) }.sorted()[values.count / 2]
+            var copy = values
+            let found = copy.withUnsafeMutableBufferPointer {
+                Selection.medianAndDeviation($0, histogram: &histogram)
+            }
+            #expect(found.median == median && found.deviation == deviation,
+                    "\(values.count) values from \(sorted[0]) to \(sorted[sorted.count - 1])")
+        }
+    }
+}
