@@ -52,6 +52,10 @@ seed pattern '*.xy' '*.chi' '*.dat'
 seed ruby '*ruby*.txt' 'glass_*.txt'
 seed run-conf '*.conf'
 
+# One job runs in this process (its statistics in the target's log); several run as libFuzzer's
+# forked jobs, each logging to fuzz-N.log.
+parallel=""
+if [ "$JOBS" -gt 1 ]; then parallel="-jobs=$JOBS -workers=$JOBS"; fi
 status=0
 printf '%-12s %12s %10s %10s %8s  %s\n' target executions "exec/s" cov ft result
 for target in $TARGETS; do
@@ -66,7 +70,7 @@ for target in $TARGETS; do
     BEAMLINE_HDF5_STRING_TIMEOUT_MS=${BEAMLINE_HDF5_STRING_TIMEOUT_MS:-300} \
     LSAN_OPTIONS=suppressions=$PWD/lsan.supp:${LSAN_OPTIONS:-} \
     ASAN_OPTIONS=allocator_may_return_null=1:${ASAN_OPTIONS:-} BEAMLINE_FUZZ_TARGET=$target "$binary" "corpus/$target" -runs="$RUNS" -max_total_time="$SECONDS_PER_TARGET" \
-        -timeout=1 -rss_limit_mb=2048 -max_len=${FUZZ_MAX_LEN:-65536} -jobs="$JOBS" -workers="$JOBS" \
+        -timeout=1 -rss_limit_mb=2048 -max_len=${FUZZ_MAX_LEN:-65536} $parallel \
         -artifact_prefix="findings/$target/" -print_final_stats=1 > "$log" 2>&1
     code=$?
     set -e

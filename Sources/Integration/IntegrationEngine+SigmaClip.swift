@@ -234,8 +234,8 @@ extension Passes {
                     low.withUnsafeBufferPointer { low in
                         high.withUnsafeBufferPointer { high in
                             Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, flags,
-                                      inner.baseAddress!, window.isEmpty ? nil : window.baseAddress, Bin.bitWidth == 16, low.baseAddress!,
-                                      high.baseAddress!, sink, &candidates)
+                                      inner.baseAddress!, window.isEmpty ? nil : window.baseAddress,
+                                      Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink, &candidates)
                         }
                     }
                 }
