@@ -15,10 +15,8 @@ public struct SHA256: Sendable {
     }
 
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        if let done: Void = bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) {
-            return done
-        }
-        update(Array(bytes))
+        let hashed = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) } != nil
+        if !hashed { Array(bytes).withUnsafeBytes { update($0) } }
     }
 
     public mutating func update(_ raw: UnsafeRawBufferPointer) {

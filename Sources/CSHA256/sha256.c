@@ -108,7 +108,7 @@ int csha256_uses_sha_extensions(void) {
 
 static void blocks(const csha256_context *context, uint32_t state[8], const uint8_t *data, size_t count) {
 #ifdef CSHA256_X86
-    if (!context->portable && has_sha_extensions()) { blocks_sha_extensions(state, data, count); return; }
+    if (!context->portable) { blocks_sha_extensions(state, data, count); return; }
 #endif
     blocks_portable(state, data, count);
 }
@@ -121,7 +121,8 @@ void csha256_init(csha256_context *context) {
     memcpy(context->state, initial, sizeof initial);
     context->length = 0;
     context->buffered = 0;
-    context->portable = 0;
+    // The CPU is asked once per hash, not per block.
+    context->portable = !csha256_uses_sha_extensions();
 }
 
 void csha256_init_portable(csha256_context *context) {

@@ -26,10 +26,10 @@ public enum FrameThumbnail {
         var level = [Double](repeating: 0, count: w * h)
         var colour = [UInt8](repeating: 0, count: w * h)  // 0: no mask colour
         let block = Double(factor * factor)
-        let none = [UInt8](repeating: 0, count: spots == nil || sharedMask == nil ? width * height : 0)
-        let spotValues = spots?.values ?? none, sharedValues = sharedMask?.values ?? none
-        precondition(pixels.count == width * height && spotValues.count == pixels.count
-                     && sharedValues.count == pixels.count, "thumbnail: masks and frame differ in size")
+        let spotValues = spots?.values ?? [], sharedValues = sharedMask?.values ?? []
+        let hasSpots = spots != nil, hasShared = sharedMask != nil
+        precondition(pixels.count == width * height && (!hasSpots || spotValues.count == pixels.count)
+                     && (!hasShared || sharedValues.count == pixels.count), "thumbnail: masks and frame differ in size")
         // Thumbnail rows on every core: each reads its own band of the frame.
         pixels.withUnsafeBufferPointer { pixels in
             spotValues.withUnsafeBufferPointer { spotMask in
@@ -43,8 +43,8 @@ public enum FrameThumbnail {
                                         for y in ty * factor..<min(height, (ty + 1) * factor) {
                                             for x in tx * factor..<min(width, (tx + 1) * factor) {
                                                 let i = y * width + x
-                                                if spotMask[i] != 0 { spotCount += 1; continue }
-                                                if sharedMask[i] != 0 { sharedCount += 1; continue }
+                                                if hasSpots && spotMask[i] != 0 { spotCount += 1; continue }
+                                                if hasShared && sharedMask[i] != 0 { sharedCount += 1; continue }
                                                 let v = pixels[i]
                                                 if v.isFinite {
                                                     sum += Double(max(v, 0))

@@ -11,7 +11,7 @@ typedef struct {
     uint64_t length;        /* bytes hashed so far */
     uint8_t buffer[64];     /* a partial block */
     uint32_t buffered;      /* bytes in buffer */
-    uint32_t portable;      /* 1: never the SHA extensions (tests compare the two) */
+    uint32_t portable;      /* 1: the portable block function (no SHA extensions, or asked for) */
 } csha256_context;
 
 void csha256_init(csha256_context *context);
