@@ -11,36 +11,89 @@ public struct Spectrum: Sendable {
     public var headerTemperature: Double?
 
     /// Reads a spectrometer export: two columns (wavelength in nm, counts), separated by
-    /// tabs, commas, semicolons or spaces, after any comment or header lines.
+    /// tabs, commas, semicolons or spaces, after any comment or header lines. A header line that
+    /// names a temperature ("# Temperature of cell (K): 293") gives `headerTemperature`: the first
+    /// word after its last ':' or '='.
     public init(path: String) throws {
         let data = try InputFile.contents(of: path)
         self.path = path
         var x: [Double] = [], y: [Double] = []
         var temperature: Double?
-        for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            let lower = trimmed.lowercased()
-            if lower.contains("temperature"), let value = trimmed.split(whereSeparator: { ":=".contains($0) }).last
-                .flatMap({ Double($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }) {
-                temperature = value
+        // Bytes, not Characters: Foundation's trimming and case folding cost more than the
+        // numbers on a spectrum of a few thousand lines.
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            for line in bytes.split(omittingEmptySubsequences: true, whereSeparator: Spectrum.isLineBreak) {
+                let trimmed = Spectrum.trimmed(line)
+                if Spectrum.mentionsTemperature(trimmed),
+                   let value = trimmed.split(whereSeparator: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "=") })
+                    .last.flatMap({ Spectrum.trimmed($0).split(separator: UInt8(ascii: " ")).first })
+                    .flatMap(Spectrum.number) {
+                    temperature = value
+                }
+                let fields = trimmed.split(whereSeparator: Spectrum.isFieldSeparator)
+                guard fields.count >= 2, let a = Spectrum.number(fields[0]), let b = Spectrum.number(fields[1]) else {
+                    continue
+                }
+                guard a.isFinite, b.isFinite else {
+                    let text = String(decoding: trimmed, as: UTF8.self)
+                    throw BeamlineError(path: path, "a data line is not finite: \"\(text)\"")
+                }
+                x.append(a)
+                y.append(b)
             }
-            let fields = trimmed.split(whereSeparator: { $0 == "\t" || $0 == "," || $0 == ";" || $0 == " " })
-            guard fields.count >= 2, let a = Double(fields[0]), let b = Double(fields[1]) else { continue }
-            guard a.isFinite, b.isFinite else {
-                throw BeamlineError(path: path, "a data line is not finite: \"\(trimmed)\"")
-            }
-            x.append(a)
-            y.append(b)
         }
-        guard x.count >= 20 else { throw BeamlineError(path: path, "holds \(x.count) data points; a spectrum needs at least 20") }
+        guard x.count >= 20 else {
+            throw BeamlineError(path: path, "holds \(x.count) data points; a spectrum needs at least 20")
+        }
         // Sort by wavelength (some exports run downwards).
         let order = x.indices.sorted { x[$0] < x[$1] }
         wavelength = order.map { x[$0] }
         counts = order.map { y[$0] }
         headerTemperature = temperature
         guard wavelength.first! > 200, wavelength.last! < 2000 else {
-            throw BeamlineError(path: path, "the first column does not look like wavelengths in nm (\(wavelength.first!)…\(wavelength.last!))")
+            throw BeamlineError(path: path, "the first column does not look like wavelengths in nm "
+                                + "(\(wavelength.first!)…\(wavelength.last!))")
         }
+    }
+
+    private typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
+
+    /// Line feed, carriage return, vertical tab, form feed.
+    private static func isLineBreak(_ byte: UInt8) -> Bool { byte >= 0x0A && byte <= 0x0D }
+
+    private static func isFieldSeparator(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\t") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";")
+            || byte == UInt8(ascii: " ")
+    }
+
+    /// Without leading and trailing spaces and tabs.
+    private static func trimmed(_ bytes: Bytes) -> Bytes {
+        let blank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = bytes.firstIndex(where: { !blank($0) }) else { return bytes[bytes.endIndex...] }
+        let last = bytes.lastIndex(where: { !blank($0) })!
+        return bytes[first...last]
+    }
+
+    /// Whether "temperature" appears in the line, in any ASCII case.
+    private static func mentionsTemperature(_ line: Bytes) -> Bool {
+        let word = Array("temperature".utf8)
+        guard line.count >= word.count else { return false }
+        var start = line.startIndex
+        while start + word.count <= line.endIndex {
+            var index = 0
+            // ASCII letters fold to lower case with bit 5 set.
+            while index < word.count, line[start + index] | 0x20 == word[index] { index += 1 }
+            if index == word.count { return true }
+            start += 1
+        }
+        return false
+    }
+
+    /// The field as a Double (Swift's parser: decimal, exponent, "inf", "nan"), nil when it is not one.
+    private static func number(_ field: Bytes) -> Double? {
+        guard !field.isEmpty else { return nil }
+        return Double(String(decoding: field, as: UTF8.self))
     }
 
     public init(path: String, wavelength: [Double], counts: [Double], headerTemperature: Double? = nil) {

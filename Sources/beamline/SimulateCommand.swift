@@ -41,10 +41,27 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Directory holding calibration tables.")
     var calibration: String?
 
+    func validate() throws {
+        // Diamond spots are drawn 10 pixels or more from the edges, the beam stop is 10 pixels wide.
+        guard (32...8192).contains(size) else {
+            throw ValidationError("--size must be from 32 to 8192 pixels, not \(size)")
+        }
+        _ = try pressureList()
+    }
+
+    private func pressureList() throws -> [Double] {
+        let fields = pressures.split(separator: ",", omittingEmptySubsequences: false)
+        let values = fields.map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !fields.isEmpty, values.allSatisfy({ $0.map { $0.isFinite && $0 >= 0 } ?? false }) else {
+            throw ValidationError(
+                "--pressures must be non-negative numbers (GPa) separated by commas, not \"\(pressures)\"")
+        }
+        return values.map { $0! }
+    }
+
     func run() throws {
         var simulator = DACSimulator(size: size, pixel: 300e-6 * 640 / Double(size))
-        simulator.pressures = pressures.split(separator: ",").compactMap { Double($0) }
-        guard !simulator.pressures.isEmpty else { throw ValidationError("no pressures") }
+        simulator.pressures = try pressureList()
         simulator.seed = seed
         simulator.gold = gold
         // All or nothing: the run is written beside OUTPUT and renamed into place at the end.

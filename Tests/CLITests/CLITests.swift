@@ -73,6 +73,22 @@ struct CLITests {
         #expect(truncated.stderr.contains("truncated"))
     }
 
+    /// A detector too small for the simulated beam stop and spots, or a pressure list with a word in
+    /// it, is refused with the option named (a 16-pixel run used to stop on a range trap).
+    @Test func simulateRefusesSizesAndPressuresItCannotDraw() throws {
+        let dir = NSTemporaryDirectory() + "cli-simbad-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (arguments, message) in [(["--size", "16"], "--size must be from 32 to 8192 pixels, not 16"),
+                                     (["--pressures", "1,two,3"], "--pressures must be non-negative numbers"),
+                                     (["--pressures", "1,-2"], "--pressures must be non-negative numbers")] {
+            let result = try Self.run(["simulate", "-o", dir] + arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("crashed"), "\(arguments)")
+            #expect(!FileManager.default.fileExists(atPath: dir))
+        }
+    }
+
     @Test func convertWritesAtomicallyAndRoundTrips() throws {
         let mar = Self.fixtures.appendingPathComponent("sample.mar2300").path
         let out = NSTemporaryDirectory() + "cli-convert-\(getpid()).tif"
