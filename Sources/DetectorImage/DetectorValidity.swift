@@ -88,12 +88,23 @@ public struct DetectorValidity: Sendable, Equatable {
         guard let d = plateDiameter else { return nil }
         var values = [UInt8](repeating: 0, count: w * h)
         let centreX = Double(w) / 2, centreY = Double(h) / 2, r2 = Double(d) * Double(d) / 4
-        for y in 0 ..< h {
-            let dy = Double(y) + 0.5 - centreY
-            let reach = r2 - dy * dy
-            for x in 0 ..< w {
-                let dx = Double(x) + 0.5 - centreX
-                if dx * dx > reach { values[y * w + x] = 1 }
+        // Outside the circle grows with the distance from the centre column: each row is masked
+        // from both ends inwards while the test holds, so only masked pixels are visited.
+        values.withUnsafeMutableBufferPointer { out in
+            for y in 0 ..< h {
+                let dy = Double(y) + 0.5 - centreY
+                let reach = r2 - dy * dy
+                let row = out.baseAddress! + y * w
+                func outside(_ x: Int) -> Bool {
+                    let dx = Double(x) + 0.5 - centreX
+                    return dx * dx > reach
+                }
+                var left = 0
+                while left < w && outside(left) { left += 1 }
+                var right = w
+                while right > left && outside(right - 1) { right -= 1 }
+                row.update(repeating: 1, count: left)
+                (row + right).update(repeating: 1, count: w - right)
             }
         }
         return Mask(width: w, height: h, values: values)

@@ -41,11 +41,13 @@ public struct Mask: Sendable, Equatable {
         guard other.width == width, other.height == height else {
             throw BeamlineError("cannot combine a \(width)x\(height) mask with a \(other.width)x\(other.height) one")
         }
-        var combined = [UInt8](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { a in
-            other.values.withUnsafeBufferPointer { b in
-                for i in 0 ..< a.count { combined[i] = (a[i] | b[i]) != 0 ? 1 : 0 }
+        let combined = [UInt8](unsafeUninitializedCapacity: values.count) { out, initialized in
+            values.withUnsafeBufferPointer { a in
+                other.values.withUnsafeBufferPointer { b in
+                    for i in 0 ..< a.count { out[i] = (a[i] | b[i]) != 0 ? 1 : 0 }
+                }
             }
+            initialized = values.count
         }
         return Mask(width: width, height: height, values: combined)
     }

@@ -134,18 +134,28 @@ public struct PreparedIntegration: Sendable {
     /// pixels, a few thousand numbers to hash instead of millions.
     static func runLengths(_ mask: Mask) -> [UInt32] {
         var runs: [UInt32] = []
-        var current: UInt8 = 0, length: UInt32 = 0
-        for v in mask.values {
-            let bit: UInt8 = v != 0 ? 1 : 0
-            if bit == current {
-                length += 1
-            } else {
-                runs.append(length)
-                current = bit
-                length = 1
+        mask.values.withUnsafeBufferPointer { values in
+            let count = values.count
+            let base = UnsafeRawPointer(values.baseAddress!)
+            var start = 0, index = 0, masked = false
+            while index < count {
+                // Eight pixels at a time while all are unmasked (a zero word) or all masked
+                // (no zero byte in the word): a run ends only within a word that fails the test.
+                while index + 8 <= count {
+                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let hasZeroByte = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0
+                    guard masked ? !hasZeroByte : word == 0 else { break }
+                    index += 8
+                }
+                while index < count && (values[index] != 0) == masked { index += 1 }
+                if index < count {
+                    runs.append(UInt32(index - start))
+                    start = index
+                    masked.toggle()
+                }
             }
+            runs.append(UInt32(count - start))
         }
-        runs.append(length)
         return runs
     }
 
