@@ -141,10 +141,10 @@ public enum MaskBuilder {
             counts[b] = offset - start[b]
             start[b + 1] = offset
         }
-        var values = [Float](repeating: 0, count: start[bins])
-        rings.ring.withUnsafeBufferPointer { ring in
-            frame.pixels.withUnsafeBufferPointer { pixels in
-                values.withUnsafeMutableBufferPointer { out in
+        // Every place is written once (the counts above are of the same pixels): not zeroed first.
+        var values = [Float](unsafeUninitializedCapacity: start[bins]) { out, initialized in
+            rings.ring.withUnsafeBufferPointer { ring in
+                frame.pixels.withUnsafeBufferPointer { pixels in
                     Parallel.forEachChunk(n, parts: parts) { part, range in
                         var cursor = partStart[part]
                         for i in range where ring[i] != unassigned && pixels[i].isFinite {
@@ -155,6 +155,7 @@ public enum MaskBuilder {
                     }
                 }
             }
+            initialized = start[bins]
         }
         var limit = [Float](repeating: .infinity, count: bins)
         values.withUnsafeMutableBufferPointer { all in

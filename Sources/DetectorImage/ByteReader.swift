@@ -15,7 +15,7 @@ public struct ByteReader: Sendable {
     }
 
     public init(contentsOf path: String) throws {
-        self.init(bytes: [UInt8](try InputFile.contents(of: path)), path: path)
+        self.init(bytes: try InputFile.bytes(of: path), path: path)
     }
 
     public var count: Int { bytes.count }

@@ -250,7 +250,7 @@ struct Passes {
     }
 
     /// Arrays: 0 Σ c·n·(x − μ)², 1 Σ c²·(s − μ·n)², over finite entries not flagged in `rejected`.
-    func moments(mean: [Double], rejected: [UInt8]?) -> [[Double]] {
+    func moments(mean: [Double], rejected: UnsafeMutableBufferPointer<UInt8>?) -> [[Double]] {
         let lanes = self.lanes, bins = self.bins
         let e = engine
         return pass(arrays: 2) { part, acc in

@@ -21,13 +21,17 @@ extension Passes {
     func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
         let e = engine
         let bins = self.bins
-        var rejected = [UInt8](repeating: 0, count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
-        var sums = clipSweep(.accumulate, rejected: &rejected).sums
+        // Zeroed by the system, page by page as they are first touched: most entries are never
+        // flagged or even looked at, and clearing hundreds of MB up front cost more than a sweep.
+        let flags = ZeroedBytes(count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
+        defer { withExtendedLifetime(flags) {} }
+        let rejected = flags.buffer
+        var sums = clipSweep(.accumulate, rejected: rejected).sums
         var mean = [Double](repeating: 0, count: bins)
         var low = [Double](repeating: -.infinity, count: bins), high = [Double](repeating: .infinity, count: bins)
         // The inner band of the last full sweep, and the entries it left outside.
         var innerLow: [Double] = [], innerHigh: [Double] = []
-        var candidates: [[Int32]]?
+        var candidates: [EntryBuffer]?
         for iteration in 0 ... clip.maxIterations {
             var limit = [Double](repeating: .infinity, count: bins)
             for b in 0 ..< bins {
@@ -42,14 +46,14 @@ extension Passes {
             if iteration == clip.maxIterations { break }
             let listed = candidates != nil
                 && (0 ..< bins).allSatisfy { low[$0] <= innerLow[$0] && innerHigh[$0] <= high[$0] }
-            let step: (sums: [[Double]], count: Int, candidates: [[Int32]])
+            let step: (sums: [[Double]], count: Int, candidates: [EntryBuffer])
             if listed {
-                step = clipSweep(.testListed(low: low, high: high, candidates: candidates!), rejected: &rejected)
+                step = clipSweep(.testListed(low: low, high: high, candidates: candidates!), rejected: rejected)
             } else {
                 innerLow = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] - limit[$0] / 2 : -.infinity }
                 innerHigh = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] + limit[$0] / 2 : .infinity }
                 step = clipSweep(.testAll(low: low, high: high, innerLow: innerLow, innerHigh: innerHigh),
-                                 rejected: &rejected)
+                                 rejected: rejected)
                 candidates = step.candidates
             }
             if step.count == 0 { break }
@@ -75,25 +79,25 @@ extension Passes {
         /// Flag every unflagged finite entry outside [low, high]; list those outside the inner band.
         case testAll(low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double])
         /// Flag the listed entries outside [low, high] (overflow entries are always tested).
-        case testListed(low: [Double], high: [Double], candidates: [[Int32]])
+        case testListed(low: [Double], high: [Double], candidates: [EntryBuffer])
     }
 
     /// Runs a sweep on every worker; a test sweep returns the sums over the entries it
     /// flagged, their number and (`testAll`) the new candidate lists, one per worker.
-    func clipSweep(_ sweep: ClipSweep, rejected: inout [UInt8])
-        -> (sums: [[Double]], count: Int, candidates: [[Int32]]) {
+    func clipSweep(_ sweep: ClipSweep, rejected flags: UnsafeMutableBufferPointer<UInt8>)
+        -> (sums: [[Double]], count: Int, candidates: [EntryBuffer]) {
         let lanes = self.lanes, bins = self.bins
         let e = engine
         let parts = e.partition
         let size = Self.clipArrays * lanes * bins
         var storage = [Double](repeating: 0, count: parts.count * size)
         var counts = [Int](repeating: 0, count: parts.count)
-        var lists = [[Int32]](repeating: [], count: parts.count)
+        var lists = [EntryBuffer](repeating: EntryBuffer(), count: parts.count)
         let slotEntries = e.pixelNorm.count * e.slotsPerPixel
         let infinite = [Double](repeating: .infinity, count: bins)
         let negative = [Double](repeating: -.infinity, count: bins)
         var bands = (low: negative, high: infinite, innerLow: negative, innerHigh: infinite)
-        var listed: [[Int32]]?
+        var listed: [EntryBuffer]?
         switch sweep {
         case .accumulate: break
         case let .testAll(low, high, innerLow, innerHigh): bands = (low, high, innerLow, innerHigh)
@@ -104,37 +108,35 @@ extension Passes {
         }
         let testing: Bool = { if case .accumulate = sweep { return false } else { return true } }()
         storage.withUnsafeMutableBufferPointer { all in
-            rejected.withUnsafeMutableBufferPointer { flags in
-                counts.withUnsafeMutableBufferPointer { countOut in
-                    lists.withUnsafeMutableBufferPointer { listOut in
-                        Parallel.forEach(parts) { part, range in
-                            let kernel = ClipKernel(
-                                engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
-                                sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
-                                low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
-                            var flagged = 0
-                            if let listed {
-                                flagged = kernel.testListed(listed[part])
-                            } else {
-                                flagged = kernel.sweep(range, testing: testing, candidates: &listOut[part])
-                            }
-                            // The few entries that did not fit in the slots: always tested in full.
-                            for o in e.overflowPartition[part] {
-                                let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
-                                let raw = px[p]
-                                guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
-                                let s = Double(e.dark.map { raw - $0[p] } ?? raw), n = Double(e.pixelNorm[p])
-                                let x = s / n
-                                if testing {
-                                    guard x < bands.low[bin] || x > bands.high[bin] else { continue }
-                                    flags[slotEntries + o] = 1
-                                    flagged += 1
-                                }
-                                kernel.sink.add(bin: bin + (p & (lanes - 1)) * bins, c: c, s: s, n: n, sx: s * (s / n),
-                                                variance: Double(max(raw, 1)))
-                            }
-                            countOut[part] = flagged
+            counts.withUnsafeMutableBufferPointer { countOut in
+                lists.withUnsafeMutableBufferPointer { listOut in
+                    Parallel.forEach(parts) { part, range in
+                        let kernel = ClipKernel(
+                            engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
+                            sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
+                            low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
+                        var flagged = 0
+                        if let listed {
+                            flagged = kernel.testListed(listed[part])
+                        } else {
+                            flagged = kernel.sweep(range, testing: testing, candidates: &listOut[part])
                         }
+                        // The few entries that did not fit in the slots: always tested in full.
+                        for o in e.overflowPartition[part] {
+                            let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
+                            let raw = px[p]
+                            guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
+                            let s = Double(e.dark.map { raw - $0[p] } ?? raw), n = Double(e.pixelNorm[p])
+                            let x = s / n
+                            if testing {
+                                guard x < bands.low[bin] || x > bands.high[bin] else { continue }
+                                flags[slotEntries + o] = 1
+                                flagged += 1
+                            }
+                            kernel.sink.add(bin: bin + (p & (lanes - 1)) * bins, c: c, s: s, n: n, sx: s * (s / n),
+                                            variance: Double(max(raw, 1)))
+                        }
+                        countOut[part] = flagged
                     }
                 }
             }
@@ -179,7 +181,7 @@ extension Passes {
         /// Every slot of `range`: without `testing` sums all unflagged entries; with it flags
         /// those outside [low, high], sums them, and lists in `candidates` those left inside
         /// [low, high] but outside [innerLow, innerHigh].
-        func sweep(_ range: Range<Int>, testing: Bool, candidates: inout [Int32]) -> Int {
+        func sweep(_ range: Range<Int>, testing: Bool, candidates: inout EntryBuffer) -> Int {
             let e = engine
             if e.slotBin16.isEmpty {
                 return e.slotBin32.withUnsafeBufferPointer {
@@ -192,7 +194,7 @@ extension Passes {
         }
 
         /// The listed slot entries only.
-        func testListed(_ list: [Int32]) -> Int {
+        func testListed(_ list: EntryBuffer) -> Int {
             let e = engine
             if e.slotBin16.isEmpty { return e.slotBin32.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) } }
             return e.slotBin16.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) }
@@ -200,7 +202,7 @@ extension Passes {
 
         @inline(__always)
         private func run<Bin: FixedWidthInteger>(_ slotBin: UnsafePointer<Bin>, invalid: Bin, _ range: Range<Int>,
-                                                 testing: Bool, candidates: inout [Int32]) -> Int {
+                                                 testing: Bool, candidates: inout EntryBuffer) -> Int {
             let e = engine
             let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
             guard testing else {
@@ -281,13 +283,10 @@ extension Passes {
                                                 _ flags: UnsafeMutablePointer<UInt8>, _ inner: UnsafePointer<Double>,
                                                 _ window: UnsafePointer<Double>?, _ sentinelInTable: Bool,
                                                 _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
-                                                _ sink: ClipSink, _ candidates: inout [Int32]) -> Int {
+                                                _ sink: ClipSink, _ candidates: inout EntryBuffer) -> Int {
             var flagged = 0
             var list = EntryList(capacity: max(1024, range.count / 8))
-            defer {
-                candidates = list.array()
-                list.deallocate()
-            }
+            defer { candidates = list.finish() }
             for p in range {
                 let raw = px[p]
                 guard raw.isFinite, norm[p] > 0 else { continue }
@@ -341,12 +340,12 @@ extension Passes {
             return 1
         }
 
-        private func testListed<Bin: FixedWidthInteger>(_ list: [Int32], _ slotBin: UnsafePointer<Bin>) -> Int {
+        private func testListed<Bin: FixedWidthInteger>(_ list: EntryBuffer, _ slotBin: UnsafePointer<Bin>) -> Int {
             let e = engine
             let slots = e.slotsPerPixel, laneMask = sink.lanes &- 1, bins = sink.bins
             let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
             var flagged = 0
-            for entry in list {
+            for entry in list.entries {
                 let j = Int(entry)
                 guard flags[j] == 0 else { continue }
                 let p = j / slots
@@ -368,7 +367,8 @@ extension Passes {
 }
 
 /// A growable list of entry numbers for the test sweeps, which append millions: one capacity
-/// check per append, without Array's uniqueness check.
+/// check per append, without Array's uniqueness check; grown with realloc (which moves the pages
+/// of a large block instead of copying them), and handed over as an `EntryBuffer` without a copy.
 struct EntryList {
     private var storage: UnsafeMutablePointer<Int32>
     private var count = 0
@@ -376,7 +376,7 @@ struct EntryList {
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
-        storage = .allocate(capacity: self.capacity)
+        storage = Self.reallocate(nil, capacity: self.capacity)
     }
 
     @inline(__always)
@@ -388,14 +388,48 @@ struct EntryList {
 
     @inline(never)
     private mutating func grow() {
-        let larger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
-        larger.moveInitialize(from: storage, count: count)
-        storage.deallocate()
-        storage = larger
         capacity *= 2
+        storage = Self.reallocate(storage, capacity: capacity)
     }
 
-    func array() -> [Int32] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+    private static func reallocate(_ old: UnsafeMutablePointer<Int32>?, capacity: Int) -> UnsafeMutablePointer<Int32> {
+        guard let memory = realloc(old, capacity * MemoryLayout<Int32>.stride) else {
+            fatalError("out of memory for \(capacity) sigma-clipping candidates")
+        }
+        return memory.assumingMemoryBound(to: Int32.self)
+    }
 
-    func deallocate() { storage.deallocate() }
+    /// The entries, owned by the buffer from now on; the list must not be used again.
+    func finish() -> EntryBuffer { EntryBuffer(storage: storage, count: count) }
+}
+
+/// Entry numbers in memory from malloc, freed with the buffer.
+final class EntryBuffer: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<Int32>?
+    let entries: UnsafeBufferPointer<Int32>
+
+    init() {
+        storage = nil
+        entries = UnsafeBufferPointer(start: nil, count: 0)
+    }
+
+    init(storage: UnsafeMutablePointer<Int32>, count: Int) {
+        self.storage = storage
+        entries = UnsafeBufferPointer(start: storage, count: count)
+    }
+
+    deinit { free(storage) }
+}
+
+/// Bytes from calloc, freed with the object: a large block comes straight from the system as
+/// zero pages that cost nothing until written.
+final class ZeroedBytes: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+
+    init(count: Int) {
+        guard let memory = calloc(max(count, 1), 1) else { fatalError("out of memory for \(count) bytes") }
+        buffer = UnsafeMutableBufferPointer(start: memory.assumingMemoryBound(to: UInt8.self), count: count)
+    }
+
+    deinit { free(buffer.baseAddress) }
 }

@@ -47,7 +47,7 @@ public enum PatternFile {
         // Lines as byte ranges of the file, trimmed of spaces and tabs: a pattern of a few
         // thousand points is read in well under a millisecond this way, where Swift's
         // Character-by-Character splitting took a tenth of a second.
-        var bytes = [UInt8](try InputFile.contents(of: path))
+        var bytes = try InputFile.bytes(of: path)
         bytes.append(0)  // strtod stops here at the latest
         var ranges: [Range<Int>] = []
         var lineStart = 0

@@ -96,9 +96,11 @@ public struct IntegrationJob {
             pending = same ? firstRead : FrameRead(first.0, index: first.1)
         }
         for (k, item) in selected.enumerated() {
-            let frame = try pending!.result()
+            // Taken, not copied: the frame's pixels are masked in place, and a second reference
+            // would make that a copy of the whole image (48 MB for a 3450² plate).
+            var frame = try pending!.take()
             pending = k + 1 < selected.count ? FrameRead(selected[k + 1].0, index: selected[k + 1].1) : nil
-            reports.append(try integrate(frame, from: item.0, name: item.2))
+            reports.append(try integrate(&frame, from: item.0, name: item.2))
             progress?(k + 1, selected.count)
         }
         return reports
@@ -120,15 +122,16 @@ public struct IntegrationJob {
             }
         }
 
-        func result() throws -> Frame {
+        /// The frame, handed over: the reader keeps no reference to it. Once only.
+        func take() throws -> Frame {
             done.wait()
-            done.signal()
-            return try outcome!.get()
+            guard let taken = outcome else { throw BeamlineError(path: source.path, "frame \(index) was taken twice") }
+            outcome = nil
+            return try taken.get()
         }
     }
 
-    func integrate(_ read: Frame, from source: any ImageSource, name: String) throws -> FrameReport {
-        var frame = read
+    func integrate(_ frame: inout Frame, from source: any ImageSource, name: String) throws -> FrameReport {
         var invalid = 0
         if prepared.setup.useValidityMask { invalid = source.validity.invalidate(&frame.pixels) }
         var spotPixels = 0
@@ -154,10 +157,21 @@ public struct IntegrationJob {
             spotPixels = counts.reduce(0, +)
         }
         if let maskOutput {
-            var full = prepared.staticMask ?? Mask(width: frame.width, height: frame.height)
-            for i in full.values.indices where !frame.pixels[i].isFinite { full.values[i] = 1 }
-            if let spots { full = try full.union(spots) }
-            try full.write(to: maskOutput)
+            // Static mask, invalid pixels (NaN by now, spots too) in one pass.
+            let count = frame.pixels.count
+            let values = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                frame.pixels.withUnsafeBufferPointer { pixels in
+                    if let shared = prepared.staticMask?.values {
+                        shared.withUnsafeBufferPointer { shared in
+                            for i in 0 ..< count { out[i] = shared[i] != 0 || !pixels[i].isFinite ? 1 : 0 }
+                        }
+                    } else {
+                        for i in 0 ..< count { out[i] = pixels[i].isFinite ? 0 : 1 }
+                    }
+                }
+                initialized = count
+            }
+            try Mask(width: frame.width, height: frame.height, values: values).write(to: maskOutput)
         }
         if let thumbnailOutput {
             let png = FrameThumbnail.png(pixels: frame.pixels, width: frame.width, height: frame.height,

@@ -33,8 +33,9 @@ import Testing
 
     @Test func sortsDescendingExportsAndReadsTemperatureForms() throws {
         let (lines, x, y) = rows("\t", descending: true)
-        for (header, expected) in [("  TEMPERATURE = 390.5 K", 390.5), ("temperature: 12 K:", 12.0),
-                                   ("# Sample temperature (K)=  77", 77.0), ("# no such line", nil)] as [(String, Double?)] {
+        let headers: [(String, Double?)] = [("  TEMPERATURE = 390.5 K", 390.5), ("temperature: 12 K:", 12.0),
+                                             ("# Sample temperature (K)=  77", 77.0), ("# no such line", nil)]
+        for (header, expected) in headers {
             let path = try write(([header] + lines).joined(separator: "\n"), "temperature")
             defer { try? FileManager.default.removeItem(atPath: path) }
             let spectrum = try Spectrum(path: path)
