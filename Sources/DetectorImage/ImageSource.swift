@@ -13,9 +13,18 @@ public protocol ImageSource {
     /// Metadata common to every frame (from the file header).
     var metadata: ImageMetadata { get }
     func frame(at index: Int) throws -> Frame
+    /// The frame at `index`, decoded into `storage` when the reader can and `storage` holds
+    /// width × height values (an earlier frame's pixels, given back); `storage` is left empty.
+    /// A series then reuses two buffers instead of asking the system for fresh pages per frame.
+    func frame(at index: Int, reusing storage: inout [Float]) throws -> Frame
 }
 
 extension ImageSource {
+    public func frame(at index: Int, reusing storage: inout [Float]) throws -> Frame {
+        storage = []
+        return try frame(at: index)
+    }
+
     /// Every frame in order, read lazily.
     public func frames() -> some Sequence<Result<Frame, any Error>> {
         (0 ..< frameCount).lazy.map { index in Result { try self.frame(at: index) } }

@@ -109,12 +109,17 @@ public struct MAR345Image: ImageSource {
     }
 
     public func frame(at index: Int) throws -> Frame {
+        var storage: [Float] = []
+        return try frame(at: index, reusing: &storage)
+    }
+
+    public func frame(at index: Int, reusing storage: inout [Float]) throws -> Frame {
         try checkIndex(index)
         let total = width * height
         var failure: CCP4Pack.DecodeError?
         // Decode the integers into the output's own storage, then convert in place:
-        // one allocation of the image, not two.
-        var pixels = [Float](unsafeUninitializedCapacity: total) { out, initialized in
+        // one buffer for the image, not two (and an earlier frame's when given).
+        func decode(into out: UnsafeMutableBufferPointer<Float>) {
             let raw = UnsafeMutableRawBufferPointer(out)
             let ints = raw.bindMemory(to: Int32.self)
             reader.bytes.withUnsafeBufferPointer { all in
@@ -127,7 +132,18 @@ public struct MAR345Image: ImageSource {
             }
             let floats = raw.bindMemory(to: Float.self)
             for i in 0 ..< total { floats[i] = Float(raw.load(fromByteOffset: i &* 4, as: Int32.self)) }
-            initialized = total
+        }
+        var pixels: [Float]
+        if storage.count == total {
+            pixels = storage
+            storage = []
+            pixels.withUnsafeMutableBufferPointer { decode(into: $0) }
+        } else {
+            storage = []
+            pixels = [Float](unsafeUninitializedCapacity: total) { out, initialized in
+                decode(into: out)
+                initialized = total
+            }
         }
         if let failure {
             throw BeamlineError(path: path, "corrupt CCP4 pack stream (v\(packVersion.rawValue)) at byte "

@@ -95,12 +95,20 @@ public struct IntegrationJob {
             let same = firstRead.map { $0.index == first.1 && $0.source.path == first.0.path } ?? false
             pending = same ? firstRead : FrameRead(first.0, index: first.1)
         }
+        // The pixels of the frame before this one, given to the next read to decode into.
+        var spare: [Float] = []
         for (k, item) in selected.enumerated() {
             // Taken, not copied: the frame's pixels are masked in place, and a second reference
             // would make that a copy of the whole image (48 MB for a 3450² plate).
             var frame = try pending!.take()
-            pending = k + 1 < selected.count ? FrameRead(selected[k + 1].0, index: selected[k + 1].1) : nil
+            if k + 1 < selected.count {
+                pending = FrameRead(selected[k + 1].0, index: selected[k + 1].1, reusing: consume spare)
+            } else {
+                pending = nil
+                _ = consume spare
+            }
             reports.append(try integrate(&frame, from: item.0, name: item.2))
+            spare = frame.pixels
             progress?(k + 1, selected.count)
         }
         return reports
@@ -112,12 +120,17 @@ public struct IntegrationJob {
         let index: Int
         private let done = DispatchSemaphore(value: 0)
         private var outcome: Result<Frame, any Error>?
+        /// An earlier frame's pixels to decode into (`ImageSource.frame(at:reusing:)`).
+        private var spare: [Float]
 
-        public init(_ source: any ImageSource, index: Int) {
+        public init(_ source: any ImageSource, index: Int, reusing spare: consuming [Float] = []) {
             self.source = source
             self.index = index
+            self.spare = spare
             DispatchQueue.global().async { [self] in
-                outcome = Result { try source.frame(at: index) }
+                var storage = self.spare
+                self.spare = []
+                outcome = Result { try source.frame(at: index, reusing: &storage) }
                 done.signal()
             }
         }

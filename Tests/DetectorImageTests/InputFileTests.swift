@@ -1,4 +1,5 @@
 import BeamlineSupport
+import DetectorImage
 import Foundation
 import Testing
 
@@ -25,5 +26,20 @@ import Testing
         #expect(throws: BeamlineError.self) { try InputFile.bytes(of: "/no/such/file") }
         #expect(InputFile.problem(NSTemporaryDirectory()) == "is a directory, not a file")
         #expect(InputFile.problem("/dev/null") == "is not a regular file")
+    }
+}
+
+/// A frame decoded into an earlier frame's buffer is the frame decoded afresh.
+@Suite struct FrameReuseTests {
+    @Test func mar345FrameIntoAGivenBuffer() throws {
+        let source = try DetectorImageFile.open(TestFiles.fixture("sample.mar2300"))
+        let fresh = try source.frame(at: 0)
+        var storage = [Float](repeating: -7, count: source.width * source.height)
+        let reused = try source.frame(at: 0, reusing: &storage)
+        #expect(storage.isEmpty)
+        #expect(reused.pixels == fresh.pixels)
+        var wrongSize = [Float](repeating: 1, count: 10)
+        #expect(try source.frame(at: 0, reusing: &wrongSize).pixels == fresh.pixels)
+        #expect(wrongSize.isEmpty)
     }
 }
