@@ -202,37 +202,20 @@ public struct IntegrationEngine: Sendable {
         }
         pixelNorm = norm
 
-        // Per-pixel radial interval (and azimuthal interval for 2D bbox).
-        var radialLow = maps.radial, radialHigh = maps.radial
+        // Per-pixel azimuthal interval for 2D bbox. The radial interval is computed where it is
+        // used (`radialInterval`): kept, it was two arrays of doubles (192 MB for a 3450² plate).
         var chiLow: [Double] = [], chiHigh: [Double] = []
-        if settings.method != .none, let cr = maps.cornerRadial {
-            let cc = maps.cornerChi ?? []
+        if settings.method == .bbox, is2D, let chi = maps.chi, let cc = maps.cornerChi {
             let cw = w + 1
-            if is2D { chiLow = [Double](repeating: 0, count: n); chiHigh = chiLow }
-            // Every radial unit here is ≥ 0, so intervals are clipped at 0 (as pyFAI does).
-            let method = settings.method
-            radialLow.withUnsafeMutableBufferPointer { lowOut in
-              radialHigh.withUnsafeMutableBufferPointer { highOut in
-                chiLow.withUnsafeMutableBufferPointer { chiLowOut in
-                  chiHigh.withUnsafeMutableBufferPointer { chiHighOut in
+            chiLow = [Double](repeating: 0, count: n)
+            chiHigh = chiLow
+            chiLow.withUnsafeMutableBufferPointer { chiLowOut in
+                chiHigh.withUnsafeMutableBufferPointer { chiHighOut in
                     Parallel.forEachChunk(h) { _, rows in
-                      for i in rows {
-                        for j in 0 ..< w {
-                            let p = i * w + j
-                            let centre = maps.radial[p]
-                            let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
-                            if method == .full {
-                                // The pixel is its corner polygon: its extent is the corners'.
-                                let (a, b, c, d) = (Double(cr[k0]), Double(cr[k1]), Double(cr[k2]), Double(cr[k3]))
-                                lowOut[p] = min(min(a, b), min(c, d))
-                                highOut[p] = max(max(a, b), max(c, d))
-                            } else {
-                                let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
-                                            max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
-                                lowOut[p] = max(0, centre - d)
-                                highOut[p] = centre + d
-                            }
-                            if is2D, let chi = maps.chi {
+                        for i in rows {
+                            for j in 0 ..< w {
+                                let p = i * w + j
+                                let k0 = i * cw + j, k1 = k0 + 1, k2 = k0 + cw, k3 = k2 + 1
                                 let c = Double(chi[p])
                                 var dc = 0.0
                                 for k in [k0, k1, k2, k3] { dc = max(dc, abs(Self.unwrap(Double(cc[k]), around: c) - c)) }
@@ -240,20 +223,27 @@ public struct IntegrationEngine: Sendable {
                                 chiHighOut[p] = c + dc
                             }
                         }
-                      }
                     }
-                  }
                 }
-              }
             }
         }
 
-        // Bin edges.
-        var lo = Double.infinity, hi = -Double.infinity
-        for p in 0 ..< n where valid[p] {
-            lo = min(lo, radialLow[p])
-            hi = max(hi, radialHigh[p])
+        // Bin edges: the extent of the valid pixels' intervals (min and max, so the order of
+        // the parts does not matter).
+        let method = settings.method
+        let extents = valid.withUnsafeBufferPointer { valid in
+            Parallel.map(Parallel.workers) { part -> (Double, Double) in
+                var lo = Double.infinity, hi = -Double.infinity
+                for p in n * part / Parallel.workers ..< n * (part + 1) / Parallel.workers where valid[p] {
+                    let (low, high) = BuildContext.radialInterval(of: p, method: method, width: w, radial: maps.radial,
+                                                                  corners: maps.cornerRadial)
+                    lo = min(lo, low)
+                    hi = max(hi, high)
+                }
+                return (lo, hi)
+            }
         }
+        var lo = extents.map(\.0).min() ?? .infinity, hi = extents.map(\.1).max() ?? -.infinity
         guard lo.isFinite, hi.isFinite else { throw BeamlineError("no pixel is left to integrate (everything is masked)") }
         if let range = settings.radialRange {
             lo = range.lowerBound
@@ -277,32 +267,46 @@ public struct IntegrationEngine: Sendable {
         let context = BuildContext(
             method: settings.method, is2D: is2D, width: w, bins: settings.bins, azimuthBins: azimuthBins,
             radialStart: radialStart, radialStep: radialStep, azimuthStart: azimuthStart, azimuthStep: azimuthStep,
-            azimuthPeriodic: settings.azimuthRange == nil, radial: maps.radial, radialLow: radialLow, radialHigh: radialHigh, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
+            azimuthPeriodic: settings.azimuthRange == nil, radial: maps.radial, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
             cornerRadial: maps.cornerRadial, cornerChi: maps.cornerChi)
+        // Each worker also tallies how many pixels have each entry count (exactly up to 64, the
+        // rest as a count and a sum), from which the overflow of any slot count follows.
+        let exact = 64
         var counts = [Int32](repeating: 0, count: n)
-        counts.withUnsafeMutableBufferPointer { countOut in
-            Parallel.forEachChunk(n) { _, pixels in
-                for p in pixels where valid[p] {
+        let tallies = counts.withUnsafeMutableBufferPointer { countOut in
+            Parallel.map(Parallel.workers) { part -> (pixels: [Int], tailPixels: Int, tailEntries: Int) in
+                var pixels = [Int](repeating: 0, count: exact + 1)
+                var tailPixels = 0, tailEntries = 0
+                for p in n * part / Parallel.workers ..< n * (part + 1) / Parallel.workers where valid[p] {
                     var k: Int32 = 0
                     context.contributions(of: p) { _, _ in k += 1 }
                     countOut[p] = k
+                    if Int(k) <= exact {
+                        pixels[Int(k)] += 1
+                    } else {
+                        tailPixels += 1
+                        tailEntries += Int(k)
+                    }
                 }
+                return (pixels, tailPixels, tailEntries)
             }
         }
-        var histogram = [Int](repeating: 0, count: 10)
-        var entryTotal = 0
-        for c in counts {
-            histogram[min(Int(c), 9)] += 1
-            entryTotal += Int(c)
+        var pixelsWith = [Int](repeating: 0, count: exact + 1)
+        var tailPixels = 0, tailEntries = 0
+        for tally in tallies {
+            for c in 0 ... exact { pixelsWith[c] += tally.pixels[c] }
+            tailPixels += tally.tailPixels
+            tailEntries += tally.tailEntries
         }
+        let entryTotal = (0 ... exact).reduce(tailEntries) { $0 + $1 * pixelsWith[$1] }
         entries = entryTotal
         // The fewest slots that leave at most 1 % of the entries to the overflow list.
         var slots = 1
         if settings.method != .none {
             slots = 8
             for k in 1 ... 8 {
-                var spill = 0
-                for c in counts where Int(c) > k { spill += Int(c) - k }
+                var spill = tailEntries - k * tailPixels
+                for c in k + 1 ... exact { spill += (c - k) * pixelsWith[c] }
                 if spill * 100 <= entryTotal {
                     slots = k
                     break
@@ -422,10 +426,34 @@ struct BuildContext {
     let azimuthStart: Double, azimuthStep: Double
     /// The azimuth bins cover the full circle: shares that run past ±180° wrap around.
     let azimuthPeriodic: Bool
-    let radial: [Double], radialLow: [Double], radialHigh: [Double]
+    let radial: [Double]
     let chi: [Float]?
     let chiLow: [Double], chiHigh: [Double]
     let cornerRadial: [Float]?, cornerChi: [Float]?
+
+    /// The radial interval pixel `p` covers: its centre without splitting; for bbox the centre
+    /// ± its largest distance to a corner, clipped at 0 (every radial unit here is ≥ 0, as in
+    /// pyFAI); for full splitting the corners' extent.
+    @inline(__always)
+    static func radialInterval(of p: Int, method: SplitMethod, width w: Int, radial: [Double],
+                               corners: [Float]?) -> (Double, Double) {
+        let centre = radial[p]
+        guard method != .none, let cr = corners else { return (centre, centre) }
+        let i = p / w, j = p - i * w
+        let k0 = i * (w + 1) + j, k1 = k0 + 1, k2 = k0 + w + 1, k3 = k2 + 1
+        if method == .full {
+            let (a, b, c, d) = (Double(cr[k0]), Double(cr[k1]), Double(cr[k2]), Double(cr[k3]))
+            return (min(min(a, b), min(c, d)), max(max(a, b), max(c, d)))
+        }
+        let d = max(max(abs(Double(cr[k0]) - centre), abs(Double(cr[k1]) - centre)),
+                    max(abs(Double(cr[k2]) - centre), abs(Double(cr[k3]) - centre)))
+        return (max(0, centre - d), centre + d)
+    }
+
+    @inline(__always)
+    func radialInterval(of p: Int) -> (Double, Double) {
+        Self.radialInterval(of: p, method: method, width: width, radial: radial, corners: cornerRadial)
+    }
 
     /// Calls `emit(bin, share)` for each bin pixel `p` contributes to.
     @inline(__always)
@@ -445,12 +473,14 @@ struct BuildContext {
             if is2D {
                 intervalShares(chiLow[p], chiHigh[p], start: azimuthStart, step: azimuthStep, count: azimuthBins,
                                periodic: azimuthPeriodic) { a, fa in
-                    intervalShares(radialLow[p], radialHigh[p], start: radialStart, step: radialStep, count: bins) { r, fr in
+                    let (low, high) = radialInterval(of: p)
+                    intervalShares(low, high, start: radialStart, step: radialStep, count: bins) { r, fr in
                         emit(a * bins + r, fa * fr)
                     }
                 }
             } else {
-                intervalShares(radialLow[p], radialHigh[p], start: radialStart, step: radialStep, count: bins, emit)
+                let (low, high) = radialInterval(of: p)
+                intervalShares(low, high, start: radialStart, step: radialStep, count: bins, emit)
             }
         case .full:
             fullShares(p, emit)
