@@ -205,13 +205,32 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
     H5D_layout_t layout = H5Pget_layout(dcpl);
     hsize_t chunk[8] = {0};
     int chunk_rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, chunk) : 0;
+    int filters = H5Pget_nfilters(dcpl);
     H5Pclose(dcpl);
     if (layout == H5D_CONTIGUOUS) {
         if (H5Dget_storage_size(dset) > 0) return 0;
         snprintf(error, cap, "its data were never written (no storage allocated): an incomplete or damaged file");
         return -1;
     }
-    if (layout != H5D_CHUNKED) return 0; /* compact: the data are in the object header */
+    if (layout == H5D_COMPACT) {
+        /* The data are in the object header, in a buffer of the size that header states; libhdf5
+           1.10 copies the whole selection out of it without comparing the two (libFuzzer: a heap
+           overflow in H5D__compact_readvv). */
+        hid_t space = H5Dget_space(dset);
+        hid_t type = H5Dget_type(dset);
+        hssize_t points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        size_t element = type >= 0 ? H5Tget_size(type) : 0;
+        if (space >= 0) H5Sclose(space);
+        if (type >= 0) H5Tclose(type);
+        hsize_t stored = H5Dget_storage_size(dset);
+        if (points < 0 || element == 0 || (double)stored < (double)points * (double)element) {
+            snprintf(error, cap, "its data are stored in %llu bytes, not the %.0f its shape needs: a damaged file",
+                     (unsigned long long)stored, (double)(points < 0 ? 0 : points) * (double)element);
+            return -1;
+        }
+        return 0;
+    }
+    if (layout != H5D_CHUNKED) return 0; /* virtual and other layouts: libhdf5's own checks */
     if (chunk_rank != rank) {
         snprintf(error, cap, "chunks of rank %d for a dataset of rank %d: a damaged file", chunk_rank, rank);
         return -1;
@@ -230,6 +249,27 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
         snprintf(error, cap, "a frame spread over %.0f chunks (more than 4194304): a damaged file", total);
         return -1;
     }
+    /* Unfiltered chunks hold exactly their shape's bytes. libhdf5 1.10 reads a chunk into a
+       buffer of the size its index records and copies a whole chunk out of it, so a damaged index
+       (or a filter message gone) gives a heap over-read (libFuzzer: H5VM_memcpyvv, pixels from
+       beyond the buffer). The index's sizes add up to the dataset's storage size. */
+    if (filters == 0) {
+        hid_t type = H5Dget_type(dset);
+        double chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
+        if (type >= 0) H5Tclose(type);
+        for (int i = 0; i < rank; i++) chunk_bytes *= (double)chunk[i];
+        hsize_t allocated = 0;
+        hid_t space = H5Dget_space(dset);
+        herr_t counted = space >= 0 ? H5Dget_num_chunks(dset, space, &allocated) : -1;
+        if (space >= 0) H5Sclose(space);
+        if (counted < 0) return fail(error, cap, "cannot count the dataset's chunks");
+        double stored = (double)H5Dget_storage_size(dset);
+        if (stored != (double)allocated * chunk_bytes) {
+            snprintf(error, cap, "its %llu uncompressed chunks are stored in %.0f bytes, not the %.0f of their shape: "
+                     "a damaged file", (unsigned long long)allocated, stored, (double)allocated * chunk_bytes);
+            return -1;
+        }
+    }
     for (;;) {
         hsize_t offset[8];
         for (int i = 0; i < rank; i++) offset[i] = at[i] * chunk[i];
@@ -245,6 +285,7 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
             snprintf(error, cap, "the chunk at (%s) was never written: an incomplete or damaged file", where);
             return -1;
         }
+
         int i = rank - 1;
         while (i >= 0 && at[i] == last[i]) {
             at[i] = first[i];

@@ -49,6 +49,23 @@ struct BadInputTests {
         expectError(TestFiles.fixture("fuzz/hdf5-unwritten-chunks.h5"),
                     containing: ["frame 0", "the chunk at (0,32,0) was never written", "incomplete or damaged"])
         #expect(Date().timeIntervalSince(unwritten) < 1)
+        // Its filter message gone, a deflated 1762-byte chunk was read as a raw 4096-byte one:
+        // libhdf5 copied a whole chunk out of a 1762-byte buffer (a heap over-read under ASan,
+        // other memory as pixels without it).
+        expectError(TestFiles.fixture("fuzz/hdf5-short-unfiltered-chunk.h5"),
+                    containing: ["stored in 1762 bytes, not the 4096", "damaged"])
+    }
+
+    /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
+    /// that frame reads (edge chunks included), the next is refused by name, not read as zeros.
+    @Test func unwrittenFramesAreRefused() throws {
+        let path = TestFiles.fixture("h5py-unwritten-frames.h5")
+        let source = try DetectorImageFile.open(path)
+        #expect(source.frameCount == 3)
+        let first = try source.frame(at: 0)
+        #expect(first.pixels.count == 7000 && first.pixels.allSatisfy { $0 == 5 })
+        let error = #expect(throws: BeamlineError.self) { try source.frame(at: 1) }
+        #expect(error?.message.contains("frame 1 of /entry/data/data: the chunk at (1,0,0) was never written") == true)
     }
 
     /// An error naming the file, or frames read: never a crash or a hang.
