@@ -267,7 +267,8 @@ public struct IntegrationEngine: Sendable {
         let context = BuildContext(
             method: settings.method, is2D: is2D, width: w, bins: settings.bins, azimuthBins: azimuthBins,
             radialStart: radialStart, radialStep: radialStep, azimuthStart: azimuthStart, azimuthStep: azimuthStep,
-            azimuthPeriodic: settings.azimuthRange == nil, radial: maps.radial, chi: maps.chi, chiLow: chiLow, chiHigh: chiHigh,
+            azimuthPeriodic: settings.azimuthRange == nil, radial: maps.radial, chi: maps.chi,
+            chiLow: chiLow, chiHigh: chiHigh,
             cornerRadial: maps.cornerRadial, cornerChi: maps.cornerChi)
         // Each worker also tallies how many pixels have each entry count (exactly up to 64, the
         // rest as a count and a sum), from which the overflow of any slot count follows.

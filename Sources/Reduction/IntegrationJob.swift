@@ -138,7 +138,9 @@ public struct IntegrationJob {
         /// The frame, handed over: the reader keeps no reference to it. Once only.
         func take() throws -> Frame {
             done.wait()
-            guard let taken = outcome else { throw BeamlineError(path: source.path, "frame \(index) was taken twice") }
+            guard let taken = outcome else {
+                throw BeamlineError(path: source.path, "frame \(index) was taken twice")
+            }
             outcome = nil
             return try taken.get()
         }

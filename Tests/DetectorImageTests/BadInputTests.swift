@@ -54,6 +54,9 @@ struct BadInputTests {
         // other memory as pixels without it).
         expectError(TestFiles.fixture("fuzz/hdf5-short-unfiltered-chunk.h5"),
                     containing: ["stored in 1762 bytes, not the 4096", "damaged"])
+        // A chunk index claiming a 4 GB chunk in a 13 kB file: libhdf5 allocated it before failing.
+        expectError(TestFiles.fixture("fuzz/hdf5-4gb-chunk.h5"),
+                    containing: ["a chunk claims 4294967295 bytes, more than the whole file (13284)"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
