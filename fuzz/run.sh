@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of fuzz/ for a fixed budget (FUZZ_RUNS executions each, default
-# 10^6; FUZZ_SECONDS caps the time per target, default 2400 s, 7200 s for HDF5, whose reader
+# 10^6; FUZZ_SECONDS caps the time per target, default 3600 s, 7200 s for HDF5, whose reader
 # forks a child per file: ~200 inputs a second against 800-5000 for the others), one target per
 # core at a time, seeded from the repository's test fixtures, a small simulated run and ../shared
 # when present. A crash, a hang (> 1 s per input, -timeout=1) or a leak stops that target with
@@ -69,7 +69,7 @@ max_len() {
 seconds() {
     case $1 in
         hdf5) echo "${FUZZ_SECONDS:-7200}" ;;
-        *) echo "${FUZZ_SECONDS:-2400}" ;;
+        *) echo "${FUZZ_SECONDS:-3600}" ;;
     esac
 }
 
