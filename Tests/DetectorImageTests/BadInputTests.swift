@@ -35,28 +35,25 @@ struct BadInputTests {
         // image was allocated, then the stream ended).
         expectError(TestFiles.fixture("fuzz/mar345-short-stream.mar3450"), containing: ["truncated"])
         checkHDF5("fuzz/hdf5-huge-allocation.h5")
-        // libhdf5 1.10 loops for ever on this file's global heap while reading the root's @default:
-        // the string is read in a child process with a time limit, and the file refused by name.
+        // Files of damaged groups, each found crashing or hanging libhdf5 1.10 further on (looping on
+        // the root's @default in a global heap; filling 268 MB of unwritten chunks; allocating a
+        // 4 GB chunk of a 13 kB file; dereferencing NULL looking a NeXus path up through a group
+        // whose symbol table cannot be read). Every HDF5 file is first opened and listed in a child
+        // process, and one that libhdf5 cannot list is refused there, before any of that.
         let start = Date()
-        expectError(TestFiles.fixture("fuzz/hdf5-vlen-attribute-hang.h5"), containing: ["did not finish reading", "default"])
-        #expect(Date().timeIntervalSince(start) < 15, "the time limit on variable-length strings did not hold")
+        for name in ["hdf5-vlen-attribute-hang", "hdf5-unwritten-chunks", "hdf5-4gb-chunk",
+                     "hdf5-unlistable-group-crash"] {
+            expectError(TestFiles.fixture("fuzz/\(name).h5"), containing: ["cannot list the file's groups", "damaged"])
+        }
+        #expect(Date().timeIntervalSince(start) < 15, "a damaged file was not refused at once")
         // libhdf5 1.10 writes out of bounds (SIGSEGV) opening this file's dataset (H5D__chunk_set_sizes):
-        // every HDF5 file is first opened and listed in a child process.
+        // the child opening every dataset crashes instead.
         expectError(TestFiles.fixture("fuzz/hdf5-chunk-layout-crash.h5"), containing: ["crashed", "damaged"])
-        // A 13 kB file claiming a 32 × 2097184 frame in 1 × 32 × 32 chunks, almost none written:
-        // libhdf5 filled 268 MB with the fill value (over a second under the sanitizer).
-        let unwritten = Date()
-        expectError(TestFiles.fixture("fuzz/hdf5-unwritten-chunks.h5"),
-                    containing: ["frame 0", "the chunk at (0,32,0) was never written", "incomplete or damaged"])
-        #expect(Date().timeIntervalSince(unwritten) < 1)
         // Its filter message gone, a deflated 1762-byte chunk was read as a raw 4096-byte one:
         // libhdf5 copied a whole chunk out of a 1762-byte buffer (a heap over-read under ASan,
-        // other memory as pixels without it).
+        // other memory as pixels without it). This file lists: the chunk sizes are checked on reading.
         expectError(TestFiles.fixture("fuzz/hdf5-short-unfiltered-chunk.h5"),
-                    containing: ["stored in 1762 bytes, not the 4096", "damaged"])
-        // A chunk index claiming a 4 GB chunk in a 13 kB file: libhdf5 allocated it before failing.
-        expectError(TestFiles.fixture("fuzz/hdf5-4gb-chunk.h5"),
-                    containing: ["a chunk claims 4294967295 bytes, more than the whole file (13284)"])
+                    containing: ["frame 0", "stored in 1762 bytes, not the 4096", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
