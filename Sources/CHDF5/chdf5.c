@@ -419,6 +419,28 @@ static void leave_child(int status) {
     _exit(status); /* not reached */
 }
 
+/* Reads what a child writes to `fd` into `buffer`, until the child closes its end (it has gone),
+   the buffer is full, or `timeout_ms` has passed since the call (`*timed_out` then set). */
+static size_t read_from_child(int fd, char *buffer, size_t cap, long timeout_ms, int *timed_out) {
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t got = 0;
+    while (got < cap) {
+        long elapsed = milliseconds_since(&start);
+        if (elapsed >= timeout_ms) {
+            *timed_out = 1;
+            break;
+        }
+        struct pollfd wait_for = {fd, POLLIN, 0};
+        int ready = poll(&wait_for, 1, (int)(timeout_ms - elapsed));
+        if (ready <= 0) continue; /* EINTR, or the time is up (checked above) */
+        ssize_t n = read(fd, buffer + got, cap - got);
+        if (n <= 0) break; /* the child has gone */
+        got += (size_t)n;
+    }
+    return got;
+}
+
 /* Reads a variable-length string; its characters live in a global heap collection elsewhere in
    the file. */
 static int read_variable_string(hid_t obj, hid_t type, int is_attribute, char *buffer, size_t buffer_cap) {
@@ -468,25 +490,8 @@ static int read_variable_string_guarded(hid_t obj, hid_t type, int is_attribute,
     }
     close(fds[1]);
     char reply[4096];
-    size_t got = 0;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     int timed_out = 0;
-    for (;;) {
-        long elapsed = milliseconds_since(&start);
-        if (elapsed >= timeout_ms) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd wait_for = {fds[0], POLLIN, 0};
-        int ready = poll(&wait_for, 1, (int)(timeout_ms - elapsed));
-        if (ready < 0) continue; /* EINTR */
-        if (ready == 0) continue;
-        ssize_t n = read(fds[0], reply + got, sizeof reply - got);
-        if (n <= 0) break; /* end of the child's output */
-        got += (size_t)n;
-        if (got == sizeof reply) break;
-    }
+    size_t got = read_from_child(fds[0], reply, sizeof reply, timeout_ms, &timed_out);
     close(fds[0]);
     if (timed_out) kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
@@ -726,23 +731,12 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
         leave_child(0);
     }
     close(fds[1]);
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     int timed_out = 0;
-    for (;;) {
-        long elapsed = milliseconds_since(&start);
-        if (elapsed >= timeout_ms) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd wait_for = {fds[0], POLLIN, 0};
-        int ready = poll(&wait_for, 1, (int)(timeout_ms - elapsed));
-        if (ready <= 0) continue; /* EINTR, or the time is up (checked above) */
-        char ignored[64];
-        if (read(fds[0], ignored, sizeof ignored) <= 0) break; /* the child has gone */
-    }
+    char ignored[64];
+    /* The child writes nothing: anything read means it is not the child it should be. */
+    size_t unexpected = read_from_child(fds[0], ignored, sizeof ignored, timeout_ms, &timed_out);
     close(fds[0]);
-    if (timed_out) kill(pid, SIGKILL);
+    if (timed_out || unexpected) kill(pid, SIGKILL);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) return 0;
