@@ -25,6 +25,13 @@ public enum Parallel {
         }
     }
 
+    /// `body` on contiguous sub-ranges of `0..<count`, one per worker, concurrently; results in
+    /// range order (partial sums, extents, tallies to combine).
+    public static func mapChunks<T>(_ count: Int, _ body: (Range<Int>) -> T) -> [T] {
+        let parts = max(1, min(workers, count))
+        return map(parts) { part in body(count * part / parts ..< count * (part + 1) / parts) }
+    }
+
     /// Calls `body` on the given ranges concurrently.
     public static func forEach(_ ranges: [Range<Int>], _ body: (Int, Range<Int>) -> Void) {
         if ranges.count == 1 {

@@ -199,11 +199,10 @@ extension IntegrationEngine {
     static func binsInRange<Bin: FixedWidthInteger>(_ slotBin: EngineArray<Bin>, bins: Int, sentinel: Bin) -> Bool {
         // Read once per integration (hundreds of MB): on every core, and as a count that the
         // compiler vectorises rather than a search that stops early.
-        let count = slotBin.count, workers = Parallel.workers
-        let bad = Parallel.map(workers) { part -> Int in
+        let bad = Parallel.mapChunks(slotBin.count) { range -> Int in
             slotBin.withUnsafeBufferPointer { values in
                 var bad = 0
-                for v in values[count * part / workers ..< count * (part + 1) / workers] {
+                for v in values[range] {
                     bad &+= (Int(v) >= bins && v != sentinel) ? 1 : 0
                 }
                 return bad
@@ -215,9 +214,8 @@ extension IntegrationEngine {
     /// The engine's `slotSpan`, from its slots (once, when it is built; engine files store it).
     static func slotSpan<Bin: FixedWidthInteger>(_ slotBin: EngineArray<Bin>, slots: Int) -> Int? {
         let pixels = slotBin.count / max(1, slots)
-        let spans = Parallel.map(Parallel.workers) { part -> Int in
-            let range = pixels * part / Parallel.workers ..< pixels * (part + 1) / Parallel.workers
-            return slotBin.withUnsafeBufferPointer { values in
+        let spans = Parallel.mapChunks(pixels) { range -> Int in
+            slotBin.withUnsafeBufferPointer { values in
                 var span = 0
                 for p in range {
                     let first = p &* slots, base = Int(values[first])

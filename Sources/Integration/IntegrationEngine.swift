@@ -232,9 +232,9 @@ public struct IntegrationEngine: Sendable {
         // the parts does not matter).
         let method = settings.method
         let extents = valid.withUnsafeBufferPointer { valid in
-            Parallel.map(Parallel.workers) { part -> (Double, Double) in
+            Parallel.mapChunks(n) { pixels -> (Double, Double) in
                 var lo = Double.infinity, hi = -Double.infinity
-                for p in n * part / Parallel.workers ..< n * (part + 1) / Parallel.workers where valid[p] {
+                for p in pixels where valid[p] {
                     let (low, high) = BuildContext.radialInterval(of: p, method: method, width: w, radial: maps.radial,
                                                                   corners: maps.cornerRadial)
                     lo = min(lo, low)
@@ -275,10 +275,10 @@ public struct IntegrationEngine: Sendable {
         let exact = 64
         var counts = [Int32](repeating: 0, count: n)
         let tallies = counts.withUnsafeMutableBufferPointer { countOut in
-            Parallel.map(Parallel.workers) { part -> (pixels: [Int], tailPixels: Int, tailEntries: Int) in
+            Parallel.mapChunks(n) { range -> (pixels: [Int], tailPixels: Int, tailEntries: Int) in
                 var pixels = [Int](repeating: 0, count: exact + 1)
                 var tailPixels = 0, tailEntries = 0
-                for p in n * part / Parallel.workers ..< n * (part + 1) / Parallel.workers where valid[p] {
+                for p in range where valid[p] {
                     var k: Int32 = 0
                     context.contributions(of: p) { _, _ in k += 1 }
                     countOut[p] = k
