@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,7 +82,11 @@ int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap)
 int chdf5_file_close(int64_t file_id) {
     HOLD_SHIM_LOCK();
     quiet();
-    return H5Fclose((hid_t)file_id) < 0 ? -1 : 0;
+    int status = H5Fclose((hid_t)file_id) < 0 ? -1 : 0;
+    /* libhdf5 keeps freed blocks on free lists of its own for reuse; a file's worth goes back to
+       the allocator instead (a leak checker then sees every block of the file freed). */
+    H5garbage_collect();
+    return status;
 }
 
 int chdf5_exists(int64_t file_id, const char *path) {
@@ -355,6 +362,11 @@ int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start
     return status;
 }
 
+/* The first number of a numeric dataset: 0 with it in `*value`; -1 when there is no such
+   dataset or it holds no numbers (a string, say); -3 when it claims a number type no file can
+   hold. libhdf5 converts through a buffer of the file type's size, and a damaged type message
+   stating 4294967295-byte floats made it allocate 4 GB for a 13 kB file (libFuzzer). Only the
+   first element is selected: a damaged dataspace can claim billions of them. */
 int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap) {
     HOLD_SHIM_LOCK();
     quiet();
@@ -364,16 +376,37 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     }
     hid_t dset = H5Dopen2((hid_t)file_id, path, H5P_DEFAULT);
     if (dset < 0) return fail(error, cap, "cannot open the dataset");
+    hid_t type = H5Dget_type(dset);
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        H5Dclose(dset);
+        snprintf(error, cap, "'%s' does not hold numbers", path);
+        return -1;
+    }
+    if (size == 0 || size > 16) {
+        H5Dclose(dset);
+        snprintf(error, cap, "'%s' claims %zu-byte %s: a damaged file", path, size,
+                 cls == H5T_FLOAT ? "floats" : "integers");
+        return -3;
+    }
     hid_t space = H5Dget_space(dset);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     int status = -1;
-    if (n >= 1) {
-        double *values = malloc((size_t)n * sizeof(double));
-        if (values && H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0) {
-            *value = values[0];
+    if (rank >= 0 && rank <= 32 && n >= 1) {
+        hsize_t start[32] = {0}, count[32];
+        for (int i = 0; i < rank; i++) count[i] = 1;
+        hsize_t one = 1;
+        hid_t mem = H5Screate_simple(1, &one, NULL);
+        double first = 0;
+        if (mem >= 0 && (rank == 0 || H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0) &&
+            H5Dread(dset, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, &first) >= 0) {
+            *value = first;
             status = 0;
         }
-        free(values);
+        if (mem >= 0) H5Sclose(mem);
     }
     if (status != 0) fail(error, cap, "cannot read a number");
     if (space >= 0) H5Sclose(space);
@@ -686,62 +719,200 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
     return 0;
 }
 
-/* libhdf5 1.10 crashes on some damaged files while merely opening their datasets (libFuzzer found a
-   chunked layout that makes H5D__chunk_set_sizes write out of bounds). Before a file is used, a
-   child process opens it, lists it and opens every dataset with its type, space and filters, as
-   the readers will: 0 when the child finished, -1 with the reason when it crashed or did not finish
-   within the time limit (BEAMLINE_HDF5_STRING_TIMEOUT_MS, default 2000 ms; listing a file takes
-   milliseconds). */
-int chdf5_probe_file(const char *path, char *error, size_t cap) {
-    HOLD_SHIM_LOCK();
-    long timeout_ms = child_timeout_ms();
-    /* The child holds the write end of a pipe and writes nothing: the parent's poll returns when
-       the child has gone (end of file), however it went, without polling on a clock. */
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return 0; /* no pipe to spare: the readers go on unguarded */
+/* What a probe child does: opens the file, lists it and opens every dataset with its type,
+   space and filters, as the readers will, then leaves: status 0 when it got through (or libhdf5
+   refused the file, which the reader then reports), 3 when the groups cannot all be listed. A
+   file whose groups cannot all be listed is damaged where lookups by path go too: libhdf5 1.10
+   then dereferences NULL looking up a name in such a group's symbol table (libFuzzer: H5Lexists,
+   in H5F__accum_read). */
+static void probe_and_leave(const char *path) {
+    char message[256];
+    int64_t file = -1;
+    if (chdf5_file_open(path, &file, message, sizeof message) != 0) leave_child(0);
+    size_t needed = 0;
+    char probe[1];
+    if (chdf5_list_objects(file, probe, sizeof probe, &needed, message, sizeof message) != 0) leave_child(3);
+    char *listing = malloc(needed + 1);
+    if (!listing) leave_child(0);
+    if (chdf5_list_objects(file, listing, needed + 1, &needed, message, sizeof message) != 0) leave_child(3);
+    for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] != 'D' || line[1] != ' ') continue;
+        int64_t dataset = -1;
+        chdf5_dataset_info info;
+        if (chdf5_dataset_open(file, line + 2, &dataset, message, sizeof message) != 0) continue;
+        chdf5_dataset_info_get(dataset, &info, message, sizeof message);
+        chdf5_dataset_close(dataset);
+    }
+    leave_child(0);
+}
+
+/* The probe server: a process forked from this one the first time a file is probed, that forks
+   the probe children from then on. fork() copies the page tables of the process that calls it,
+   and a reduction's process holds hundreds of MB by its next HDF5 file (a sanitized fuzzer, more):
+   forking the small server instead costs a fraction of that. Requests are a file's absolute
+   path; for each the server answers the child's pid at once, then its wait status when it has
+   gone, on a SOCK_SEQPACKET socket (one message each). The server leaves when this process
+   closes its end, and the kernel kills it with the thread that started it (PR_SET_PDEATHSIG;
+   the next probe then starts another). Guarded by the shim lock, like everything here. */
+static struct {
+    pid_t pid;
+    int socket;
+} probe_server = {-1, -1};
+
+static void serve_probes(int socket, pid_t client) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != client) leave_child(0); /* the client went before the line above */
+    /* Nothing of the client's stays open here: an inherited descriptor would keep its files'
+       locks (libhdf5 flocks the files it opens) and its pipes' ends alive after it closed them. */
+    if (socket != 3) {
+        if (dup2(socket, 3) != 3) leave_child(0);
+        socket = 3;
+    }
+    if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0) {
+        for (int fd = 4; fd < 65536; fd++) close(fd);
+    }
+    for (;;) {
+        char path[PATH_MAX + 1];
+        ssize_t n = recv(socket, path, sizeof path - 1, 0);
+        if (n <= 0) leave_child(0);
+        path[n] = 0;
+        pid_t child = fork();
+        if (child == 0) {
+            close(socket);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            probe_and_leave(path);
+        }
+        int32_t reply[2] = {child, 0};
+        if (send(socket, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply) leave_child(0);
+        if (child < 0) continue;
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        reply[1] = status;
+        if (send(socket, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply) leave_child(0);
+    }
+}
+
+static void stop_probe_server(void) {
+    if (probe_server.socket >= 0) close(probe_server.socket);
+    if (probe_server.pid > 0) {
+        kill(probe_server.pid, SIGKILL);
+        while (waitpid(probe_server.pid, NULL, 0) < 0 && errno == EINTR) {}
+    }
+    probe_server.pid = -1;
+    probe_server.socket = -1;
+}
+
+static int start_probe_server(void) {
+    int ends[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) return -1;
+    pid_t client = getpid();
     pid_t pid = fork();
-    if (pid < 0) { /* no child to spare: the readers go on unguarded */
-        close(fds[0]);
-        close(fds[1]);
-        return 0;
+    if (pid < 0) {
+        close(ends[0]);
+        close(ends[1]);
+        return -1;
     }
     if (pid == 0) {
         become_disposable();
-        close(fds[0]);
-        char message[256];
-        int64_t file = -1;
-        if (chdf5_file_open(path, &file, message, sizeof message) != 0) leave_child(0);
-        size_t needed = 0;
-        char probe[1];
-        /* A file whose groups cannot all be listed is damaged where lookups by path go too:
-           libhdf5 1.10 then dereferences NULL looking up a name in such a group's symbol table
-           (libFuzzer: H5Lexists, in H5F__accum_read). Exit status 3 tells the parent. */
-        if (chdf5_list_objects(file, probe, sizeof probe, &needed, message, sizeof message) != 0) leave_child(3);
-        char *listing = malloc(needed + 1);
-        if (!listing) leave_child(0);
-        if (chdf5_list_objects(file, listing, needed + 1, &needed, message, sizeof message) != 0) leave_child(3);
-        for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
-            if (line[0] != 'D' || line[1] != ' ') continue;
-            int64_t dataset = -1;
-            chdf5_dataset_info info;
-            if (chdf5_dataset_open(file, line + 2, &dataset, message, sizeof message) != 0) continue;
-            chdf5_dataset_info_get(dataset, &info, message, sizeof message);
-            chdf5_dataset_close(dataset);
-        }
-        leave_child(0);
+        close(ends[0]);
+        serve_probes(ends[1], client);
     }
-    close(fds[1]);
+    close(ends[1]);
+    probe_server.pid = pid;
+    probe_server.socket = ends[0];
+    return 0;
+}
+
+int chdf5_probe_server_start(void) {
+    HOLD_SHIM_LOCK();
+    if (probe_server.socket >= 0) return 0;
+    return start_probe_server();
+}
+
+int chdf5_probe_server_pid(void) {
+    HOLD_SHIM_LOCK();
+    return probe_server.socket >= 0 ? (int)probe_server.pid : -1;
+}
+
+/* Probes `path` in a child of the server: 0 with the child's wait status, -2 when it did not
+   finish within `timeout_ms` (killed), -1 when there is no working server (stopped; the caller
+   forks the child itself). */
+static int probe_through_server(const char *path, long timeout_ms, int *status) {
+    if (probe_server.socket < 0 && start_probe_server() != 0) return -1;
+    char absolute[PATH_MAX + 1];
+    if (path[0] == '/') {
+        if (snprintf(absolute, sizeof absolute, "%s", path) >= (int)sizeof absolute) return -1;
+    } else {
+        char here[PATH_MAX];
+        if (!getcwd(here, sizeof here)) return -1;
+        if (snprintf(absolute, sizeof absolute, "%s/%s", here, path) >= (int)sizeof absolute) return -1;
+    }
+    size_t length = strlen(absolute);
+    int32_t reply[2];
     int timed_out = 0;
-    char ignored[64];
-    /* The child writes nothing: anything read means it is not the child it should be. */
-    size_t unexpected = read_from_child(fds[0], ignored, sizeof ignored, timeout_ms, &timed_out);
-    close(fds[0]);
-    if (timed_out || unexpected) kill(pid, SIGKILL);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return 0;
+    if (send(probe_server.socket, absolute, length, MSG_NOSIGNAL) != (ssize_t)length ||
+        read_from_child(probe_server.socket, (char *)reply, sizeof reply, timeout_ms, &timed_out) != sizeof reply ||
+        reply[0] <= 0) {
+        stop_probe_server(); /* gone, or no child to spare: the caller forks one */
+        return -1;
     }
+    pid_t child = reply[0];
+    size_t got = read_from_child(probe_server.socket, (char *)reply, sizeof reply, timeout_ms, &timed_out);
     if (timed_out) {
+        kill(child, SIGKILL);
+        timed_out = 0;
+        got = read_from_child(probe_server.socket, (char *)reply, sizeof reply, 5000, &timed_out);
+        if (got != sizeof reply || reply[0] != child) stop_probe_server();
+        return -2;
+    }
+    if (got != sizeof reply || reply[0] != child) {
+        stop_probe_server();
+        return -1;
+    }
+    *status = reply[1];
+    return 0;
+}
+
+/* libhdf5 1.10 crashes on some damaged files while merely opening their datasets (libFuzzer found a
+   chunked layout that makes H5D__chunk_set_sizes write out of bounds). Before a file is used, a
+   child process opens it, lists it and opens every dataset (probe_and_leave): 0 when the child
+   finished, -1 with the reason when it crashed, could not list the file, or did not finish within
+   the time limit (BEAMLINE_HDF5_STRING_TIMEOUT_MS, default 2000 ms; listing a file takes
+   milliseconds). The child is the probe server's when there is one, this process's otherwise. */
+int chdf5_probe_file(const char *path, char *error, size_t cap) {
+    HOLD_SHIM_LOCK();
+    long timeout_ms = child_timeout_ms();
+    int status = 0;
+    int outcome = probe_through_server(path, timeout_ms, &status);
+    if (outcome == -1) {
+        /* The child holds the write end of a pipe and writes nothing: the parent's poll returns
+           when the child has gone (end of file), however it went, without polling on a clock. */
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) return 0; /* no pipe to spare: the readers go on unguarded */
+        pid_t pid = fork();
+        if (pid < 0) { /* no child to spare: the readers go on unguarded */
+            close(fds[0]);
+            close(fds[1]);
+            return 0;
+        }
+        if (pid == 0) {
+            become_disposable();
+            close(fds[0]);
+            probe_and_leave(path);
+        }
+        close(fds[1]);
+        int timed_out = 0;
+        char ignored[64];
+        /* The child writes nothing: anything read means it is not the child it should be. */
+        size_t unexpected = read_from_child(fds[0], ignored, sizeof ignored, timeout_ms, &timed_out);
+        close(fds[0]);
+        if (timed_out || unexpected) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) return 0;
+        }
+        outcome = timed_out ? -2 : 0;
+    }
+    if (outcome == -2) {
         snprintf(error, cap, "libhdf5 did not finish opening the file's datasets within %ld ms (a damaged file)",
                  timeout_ms);
         return -1;

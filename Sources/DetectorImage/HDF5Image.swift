@@ -2,6 +2,25 @@ import BeamlineSupport
 import CHDF5
 import Foundation
 
+/// libhdf5 crashes, hangs or asks for gigabytes on some damaged files, so every HDF5 file is first
+/// opened, listed and its datasets opened in a disposable child process. The children are forked
+/// by a small helper process: forking this one would copy its page tables, and a reduction holds
+/// hundreds of MB.
+public enum HDF5Probe {
+    /// Starts the helper process now, while this process is small (it otherwise starts with the
+    /// first HDF5 file). A fuzzer calls it before installing its allocation and crash hooks, which
+    /// the children then do not inherit. Returns whether it runs (without it, each child is forked
+    /// from this process).
+    @discardableResult
+    public static func startHelper() -> Bool { chdf5_probe_server_start() == 0 }
+
+    /// The helper's process id, nil when none runs.
+    public static var helperProcess: Int32? {
+        let pid = chdf5_probe_server_pid()
+        return pid > 0 ? pid : nil
+    }
+}
+
 /// Owns an open HDF5 file identifier.
 final class HDF5File {
     let id: Int64
@@ -25,10 +44,16 @@ final class HDF5File {
 
     func exists(_ object: String) -> Bool { chdf5_exists(id, object) == 1 }
 
-    func double(_ object: String) -> Double? {
+    /// The first number of a numeric dataset; nil when there is none or it holds no numbers. Throws
+    /// when its number type is damaged.
+    func double(_ object: String) throws -> Double? {
         var value = 0.0
-        var message = [CChar](repeating: 0, count: 256)
-        return chdf5_read_scalar_double(id, object, &value, &message, message.count) == 0 ? value : nil
+        var message = [CChar](repeating: 0, count: 512)
+        switch chdf5_read_scalar_double(id, object, &value, &message, message.count) {
+        case 0: return value
+        case -3: throw BeamlineError(path: path, "HDF5: \(String(cBuffer: message))")
+        default: return nil
+        }
     }
 
     /// A scalar string dataset; nil when there is none. Throws when libhdf5 could not finish reading it.
@@ -293,7 +318,7 @@ public struct HDF5Image: ImageSource {
         var meta = ImageMetadata()
         func quantity(_ paths: [String], toSI scale: (String) -> Double?) throws -> Double? {
             for p in paths {
-                guard let v = file.double(p), v.isFinite else { continue }
+                guard let v = try file.double(p), v.isFinite else { continue }
                 let units = try file.stringAttribute(p, "units") ?? ""
                 guard let factor = scale(units) else { continue }
                 meta.header.append(HeaderEntry(p, units.isEmpty ? "\(v)" : "\(v) \(units)"))

@@ -54,6 +54,10 @@ struct BadInputTests {
         // other memory as pixels without it). This file lists: the chunk sizes are checked on reading.
         expectError(TestFiles.fixture("fuzz/hdf5-short-unfiltered-chunk.h5"),
                     containing: ["frame 0", "stored in 1762 bytes, not the 4096", "damaged"])
+        // A float type of 4294967295 bytes for y_pixel_size: libhdf5 allocated a 4 GB conversion
+        // buffer to read the one number (the read then failed, and the field was quietly skipped).
+        expectError(TestFiles.fixture("fuzz/hdf5-4gb-float-type.h5"),
+                    containing: ["y_pixel_size' claims 4294967295-byte floats", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:

@@ -39,6 +39,13 @@ int chdf5_file_open(const char *path, int64_t *file_id, char *error, size_t cap)
 /* Opens the file, lists it and opens every dataset in a child process: -1 with the reason when
    libhdf5 crashed or hung doing so (it does on some damaged files), 0 otherwise. */
 int chdf5_probe_file(const char *path, char *error, size_t cap);
+/* Starts the process that forks the probe children of chdf5_probe_file (it otherwise starts with
+   the first probe): 0 when it runs. A process that grows large, or a fuzzer that installs
+   allocation hooks, starts it first thing. */
+int chdf5_probe_server_start(void);
+/* The process id of that server, or -1 when none runs. */
+int chdf5_probe_server_pid(void);
+
 int chdf5_file_close(int64_t file_id);
 
 /* 1 if an object (group or dataset) exists at path, 0 if not. */
@@ -55,7 +62,8 @@ int chdf5_read_hyperslab(int64_t dataset_id, int32_t rank, const uint64_t *start
                          const uint64_t *count, void *buffer, size_t capacity,
                          char *error, size_t cap);
 
-/* Reads a scalar (or first element of a) numeric dataset as a double. */
+/* Reads a scalar (or first element of a) numeric dataset as a double: 0; -1 when there is none or it
+   holds no numbers; -3 when its number type is one no file can hold (a damaged file). */
 int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, char *error, size_t cap);
 
 /* Reads a scalar string dataset (fixed or variable length) into buffer. Variable-length strings are

@@ -86,6 +86,10 @@ func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
 /// SwiftPM links an executable's `main` to `<module>_main`; here that is libFuzzer's driver.
 @_cdecl("beamline_fuzz_main")
 public func beamlineFuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    // Before libFuzzer's hooks: the HDF5 probe children come from this early, small process and
+    // answer to the reader alone (an allocation libFuzzer finds too large, in a child that then
+    // refuses the file, is not a finding; nor is the stale input such a child would save).
+    HDF5Probe.startHelper()
     var count = argc
     var arguments = argv
     return runFuzzerDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
