@@ -152,6 +152,7 @@ extension IntegrationEngine {
         let k = header.slotsPerPixel
         let bins = header.totalBins
         let ranges = (header.partition + header.overflowPartition).allSatisfy { $0.count == 2 && $0[0] <= $0[1] }
+            && zip([[0, 0]] + header.partition, header.partition).allSatisfy { $0.last == $1.first }
         let consistent = ranges && n > 0 && k >= 1 && bins >= 1 && pixelNorm.count == n
             && (slotBin16.count + slotBin32.count) == n * k && (slotShare.isEmpty || slotShare.count == n * k)
             && overflowBin.count == overflowPixel.count && overflowShare.count == overflowPixel.count
@@ -160,9 +161,15 @@ extension IntegrationEngine {
             && header.partition.last.map { $0[1] == n } ?? false
             && header.overflowPartition.last.map { $0[1] == overflowPixel.count } ?? overflowPixel.isEmpty
         guard consistent else { throw BeamlineError(path: path, "damaged engine file (inconsistent sizes)") }
-        let binsValid = slotBin16.isEmpty
-            ? Self.binsInRange(slotBin32, bins: bins, sentinel: .max)
-            : Self.binsInRange(slotBin16, bins: bins, sentinel: .max)
+        // Every slot's bin is below `bins` or the sentinel (a damaged file must not index outside
+        // the accumulators): each run's highest bin, noted anyway for sigma clipping, says so.
+        let parts = header.partition.map { $0[0] ..< $0[1] }
+        let chunkBins = slotBin16.isEmpty
+            ? Self.chunkBins(slotBin32, slots: k, partition: parts, sentinel: .max)
+            : Self.chunkBins(slotBin16, slots: k, partition: parts, sentinel: .max)
+        let binsValid = chunkBins.allSatisfy { runs in
+            stride(from: 0, to: runs.count, by: 2).allSatisfy { runs[$0] > runs[$0 + 1] || Int(runs[$0 + 1]) < bins }
+        }
         guard binsValid, (0 ..< bins).contains(header.slotSpan ?? 0) else {
             throw BeamlineError(path: path, "damaged engine file (a bin out of range)")
         }
@@ -190,25 +197,44 @@ extension IntegrationEngine {
         overflowPartition = header.overflowPartition.map { $0[0] ..< $0[1] }
         entries = header.entries
         slotSpan = header.slotSpan
+        self.chunkBins = chunkBins
     }
 }
 
 extension IntegrationEngine {
-    /// Whether every slot's bin is below `bins` or the sentinel: a damaged file must not index
-    /// outside the accumulators.
-    static func binsInRange<Bin: FixedWidthInteger>(_ slotBin: EngineArray<Bin>, bins: Int, sentinel: Bin) -> Bool {
-        // Read once per integration (hundreds of MB): on every core, and as a count that the
-        // compiler vectorises rather than a search that stops early.
-        let bad = Parallel.mapChunks(slotBin.count) { range -> Int in
-            slotBin.withUnsafeBufferPointer { values in
-                var bad = 0
-                for v in values[range] {
-                    bad &+= (Int(v) >= bins && v != sentinel) ? 1 : 0
+    /// `chunkBins`: per part of `partition`, the (lowest, highest) slot bin of each run of
+    /// `chunkPixels` pixels, the sentinel left out of the highest (a run of sentinels only has
+    /// its lowest above its highest). Read once per integration (hundreds of MB): the parts on
+    /// every core, each run in a loop the compiler vectorises.
+    static func chunkBins<Bin: FixedWidthInteger & UnsignedInteger>(
+        _ slotBin: EngineArray<Bin>, slots: Int, partition: [Range<Int>], sentinel: Bin
+    ) -> [[UInt32]] {
+        var result = [[UInt32]](repeating: [], count: partition.count)
+        result.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(partition) { part, range in
+                let runs = (range.count + chunkPixels - 1) / chunkPixels
+                var bins = [UInt32](repeating: 0, count: 2 * runs)
+                slotBin.withUnsafeBufferPointer { values in
+                    let base = values.baseAddress!
+                    for run in 0 ..< runs {
+                        let start = (range.lowerBound + run * chunkPixels) * slots
+                        let end = min(range.lowerBound + (run + 1) * chunkPixels, range.upperBound) * slots
+                        var lowest = sentinel, highest: Bin = 0
+                        for j in start ..< end {
+                            let v = base[j]
+                            lowest = min(lowest, v)
+                            // The sentinel is all ones: v &+ 1 wraps it to 0 (and every bin to itself + 1).
+                            highest = max(highest, v &+ 1)
+                        }
+                        highest = highest == 0 ? 0 : highest &- 1
+                        bins[2 * run] = lowest == sentinel ? 1 : UInt32(lowest)
+                        bins[2 * run + 1] = lowest == sentinel ? 0 : UInt32(highest)
+                    }
                 }
-                return bad
+                out[part] = bins
             }
         }
-        return bad.allSatisfy { $0 == 0 }
+        return result
     }
 
     /// The engine's `slotSpan`, from its slots (once, when it is built; engine files store it).

@@ -12,13 +12,30 @@ import Foundation
 /// Most entries lie well inside their bin's band and stay there: a full test sweep also
 /// lists the entries outside the inner half of the band (|x − μ| > k·σ / 2), and the next
 /// iterations test only those, as long as each bin's new band still contains the old inner
-/// half (so no entry left off the list can fall outside it); otherwise the sweep is full
-/// again. The result is the same as testing every entry every time.
+/// half (so no entry left off the list can fall outside it). The bins whose band shrank past
+/// their inner half (the first iteration takes the outliers that widened σ; on a DAC plate,
+/// up to half the bins) have all their entries tested again, and listed afresh: only the runs
+/// of `chunkPixels` pixels that hold such a bin are swept (each run's range of bins is noted
+/// once). The result is the same as testing every entry every time.
 extension Passes {
     /// Number of per-bin sums carried: S, N, C, V, Q.
     static let clipArrays = 5
 
-    func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double], count: inout [Double]) {
+    /// A test sweep of `sigmaClipped`, as it ran.
+    enum ClipPass: Equatable {
+        /// Every entry, new lists.
+        case full
+        /// The listed entries only.
+        case listed
+        /// The listed entries, and every entry of `bins` bins, in runs holding `pixels` pixels.
+        case renewed(bins: Int, pixels: Int)
+    }
+
+    /// Sigma-clipped intensities, σ and counts; returns the test sweeps it ran.
+    @discardableResult
+    func sigmaClipped(_ clip: SigmaClip, intensity: inout [Double], sigma: inout [Double],
+                      count: inout [Double]) -> [ClipPass] {
+        var passes: [ClipPass] = []
         let e = engine
         let bins = self.bins
         // Zeroed by the system, page by page as they are first touched: most entries are never
@@ -32,6 +49,7 @@ extension Passes {
         // The inner band of the last full sweep, and the entries it left outside.
         var innerLow: [Double] = [], innerHigh: [Double] = []
         var candidates: [EntryBuffer]?
+        let negative = [Double](repeating: -.infinity, count: bins), positive = [Double](repeating: .infinity, count: bins)
         for iteration in 0 ... clip.maxIterations {
             var limit = [Double](repeating: .infinity, count: bins)
             for b in 0 ..< bins {
@@ -44,17 +62,46 @@ extension Passes {
                 high[b] = limit[b].isFinite ? mean[b] + limit[b] : .infinity
             }
             if iteration == clip.maxIterations { break }
-            let listed = candidates != nil
-                && (0 ..< bins).allSatisfy { low[$0] <= innerLow[$0] && innerHigh[$0] <= high[$0] }
-            let step: (sums: [[Double]], count: Int, candidates: [EntryBuffer])
-            if listed {
-                step = clipSweep(.testListed(low: low, high: high, candidates: candidates!), rejected: rejected)
+            // Bins whose band no longer holds their inner band: their entries are tested anew.
+            var renewed = [Bool](repeating: false, count: bins)
+            var renewedCount = 0
+            if candidates != nil {
+                for b in 0 ..< bins where !(low[b] <= innerLow[b] && innerHigh[b] <= high[b]) {
+                    renewed[b] = true
+                    renewedCount += 1
+                }
+            }
+            let step: ClipStep
+            if let listed = candidates, renewedCount == 0 {
+                step = clipSweep(.testListed(low: low, high: high, candidates: listed), rejected: rejected)
+                passes.append(.listed)
+            } else if let listed = candidates {
+                // New inner bands for the renewed bins; the other bins keep theirs (and, here, an
+                // inner band that holds everything: the sweep lists none of their entries again).
+                var sweptLow = negative, sweptHigh = positive
+                for b in 0 ..< bins where renewed[b] {
+                    innerLow[b] = mean[b] - limit[b] / 2
+                    innerHigh[b] = mean[b] + limit[b] / 2
+                    sweptLow[b] = innerLow[b]
+                    sweptHigh[b] = innerHigh[b]
+                }
+                var renewedBefore = [Int](repeating: 0, count: bins + 1)
+                for b in 0 ..< bins { renewedBefore[b + 1] = renewedBefore[b] + (renewed[b] ? 1 : 0) }
+                step = clipSweep(.testRenewed(low: low, high: high, innerLow: sweptLow, innerHigh: sweptHigh,
+                                              candidates: listed, renewedBefore: renewedBefore),
+                                 rejected: rejected)
+                candidates = step.candidates
+                let swept = zip(e.partition, e.chunkBins).map { range, runs in
+                    Self.runs(in: range, chunkBins: runs, renewedBefore: renewedBefore).reduce(0) { $0 + $1.count }
+                }
+                passes.append(.renewed(bins: renewedCount, pixels: swept.reduce(0, +)))
             } else {
                 innerLow = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] - limit[$0] / 2 : -.infinity }
                 innerHigh = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] + limit[$0] / 2 : .infinity }
                 step = clipSweep(.testAll(low: low, high: high, innerLow: innerLow, innerHigh: innerHigh),
                                  rejected: rejected)
                 candidates = step.candidates
+                passes.append(.full)
             }
             if step.count == 0 { break }
             for a in 0 ..< Self.clipArrays {
@@ -71,6 +118,7 @@ extension Passes {
             case .none: sigma[b] = 0
             }
         }
+        return passes
     }
 
     enum ClipSweep {
@@ -80,12 +128,24 @@ extension Passes {
         case testAll(low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double])
         /// Flag the listed entries outside [low, high] (overflow entries are always tested).
         case testListed(low: [Double], high: [Double], candidates: [EntryBuffer])
+        /// `testListed`, then `testAll` over the runs of pixels that hold a renewed bin (one
+        /// with `renewedBefore[b + 1] > renewedBefore[b]`), whose inner bands these are (the
+        /// others' hold everything); the new lists are the old ones, less what was flagged,
+        /// and the renewed bins' entries outside their inner bands.
+        case testRenewed(low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double],
+                         candidates: [EntryBuffer], renewedBefore: [Int])
     }
 
-    /// Runs a sweep on every worker; a test sweep returns the sums over the entries it
-    /// flagged, their number and (`testAll`) the new candidate lists, one per worker.
-    func clipSweep(_ sweep: ClipSweep, rejected flags: UnsafeMutableBufferPointer<UInt8>)
-        -> (sums: [[Double]], count: Int, candidates: [EntryBuffer]) {
+    /// What a sweep returns: the sums over the entries it flagged (all entries for
+    /// `accumulate`), their number, and the new candidate lists, one per worker.
+    struct ClipStep {
+        var sums: [[Double]]
+        var count: Int
+        var candidates: [EntryBuffer]
+    }
+
+    /// Runs a sweep on every worker.
+    func clipSweep(_ sweep: ClipSweep, rejected flags: UnsafeMutableBufferPointer<UInt8>) -> ClipStep {
         let lanes = self.lanes, bins = self.bins
         let e = engine
         let parts = e.partition
@@ -98,6 +158,7 @@ extension Passes {
         let negative = [Double](repeating: -.infinity, count: bins)
         var bands = (low: negative, high: infinite, innerLow: negative, innerHigh: infinite)
         var listed: [EntryBuffer]?
+        var renewedBefore: [Int]?
         switch sweep {
         case .accumulate: break
         case let .testAll(low, high, innerLow, innerHigh): bands = (low, high, innerLow, innerHigh)
@@ -105,6 +166,10 @@ extension Passes {
             bands.low = low
             bands.high = high
             listed = candidates
+        case let .testRenewed(low, high, innerLow, innerHigh, candidates, renewed):
+            bands = (low, high, innerLow, innerHigh)
+            listed = candidates
+            renewedBefore = renewed
         }
         let testing: Bool = { if case .accumulate = sweep { return false } else { return true } }()
         storage.withUnsafeMutableBufferPointer { all in
@@ -116,10 +181,20 @@ extension Passes {
                             sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
                             low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
                         var flagged = 0
-                        if let listed {
+                        if let listed, let renewedBefore {
+                            var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
+                            flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
+                            let runs = Self.runs(in: range, chunkBins: e.chunkBins[part], renewedBefore: renewedBefore)
+                            flagged += kernel.sweep(runs, testing: true, candidates: &list)
+                            listOut[part] = list.finish()
+                        } else if let listed {
                             flagged = kernel.testListed(listed[part])
+                        } else if testing {
+                            var list = EntryList(capacity: max(1024, range.count / 8))
+                            flagged = kernel.sweep([range], testing: true, candidates: &list)
+                            listOut[part] = list.finish()
                         } else {
-                            flagged = kernel.sweep(range, testing: testing, candidates: &listOut[part])
+                            kernel.accumulate(range)
                         }
                         // The few entries that did not fit in the slots: always tested in full.
                         for o in e.overflowPartition[part] {
@@ -150,7 +225,26 @@ extension Passes {
                 }
             }
         }
-        return (result, counts.reduce(0, +), lists)
+        return ClipStep(sums: result, count: counts.reduce(0, +), candidates: lists)
+    }
+
+    /// The pixel ranges, merged, of the runs of `range` that hold a renewed bin; `chunkBins`
+    /// holds each run's (lowest, highest) bin (`IntegrationEngine.chunkBins`).
+    static func runs(in range: Range<Int>, chunkBins: [UInt32], renewedBefore: [Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        let bins = renewedBefore.count - 1, size = IntegrationEngine.chunkPixels
+        for chunk in 0 ..< chunkBins.count / 2 {
+            let lowest = Int(chunkBins[2 * chunk]), highest = min(Int(chunkBins[2 * chunk + 1]), bins - 1)
+            guard lowest <= highest, renewedBefore[highest + 1] > renewedBefore[lowest] else { continue }
+            let start = range.lowerBound + chunk * size
+            let end = min(start + size, range.upperBound)
+            if let last = runs.last, last.upperBound == start {
+                runs[runs.count - 1] = last.lowerBound ..< end
+            } else {
+                runs.append(start ..< end)
+            }
+        }
+        return runs
     }
 
     /// Five accumulator arrays of `lanes × bins` doubles from `base`: S, N, C, V, Q.
@@ -178,37 +272,67 @@ extension Passes {
         let sink: ClipSink
         let low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double]
 
-        /// Every slot of `range`: without `testing` sums all unflagged entries; with it flags
-        /// those outside [low, high], sums them, and lists in `candidates` those left inside
-        /// [low, high] but outside [innerLow, innerHigh].
-        func sweep(_ range: Range<Int>, testing: Bool, candidates: inout EntryBuffer) -> Int {
+        /// The five sums over every finite entry of `range`.
+        func accumulate(_ range: Range<Int>) {
+            let e = engine
+            let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
+            if e.slotBin16.isEmpty {
+                e.slotBin32.withUnsafeBufferPointer {
+                    Self.accumulate(px, dark, $0.baseAddress!, UInt32.max, share, e.slotsPerPixel, norm, range, sink)
+                }
+            } else {
+                e.slotBin16.withUnsafeBufferPointer {
+                    Self.accumulate(px, dark, $0.baseAddress!, UInt16.max, share, e.slotsPerPixel, norm, range, sink)
+                }
+            }
+        }
+
+        /// Every slot of `ranges`: flags the entries outside [low, high], sums them, and lists in
+        /// `candidates` those left inside [low, high] but outside [innerLow, innerHigh].
+        func sweep(_ ranges: [Range<Int>], testing: Bool, candidates: inout EntryList) -> Int {
             let e = engine
             if e.slotBin16.isEmpty {
                 return e.slotBin32.withUnsafeBufferPointer {
-                    run($0.baseAddress!, invalid: UInt32.max, range, testing: testing, candidates: &candidates)
+                    run($0.baseAddress!, invalid: UInt32.max, ranges, candidates: &candidates)
                 }
             }
             return e.slotBin16.withUnsafeBufferPointer {
-                run($0.baseAddress!, invalid: UInt16.max, range, testing: testing, candidates: &candidates)
+                run($0.baseAddress!, invalid: UInt16.max, ranges, candidates: &candidates)
             }
         }
 
         /// The listed slot entries only.
         func testListed(_ list: EntryBuffer) -> Int {
+            var unused: EntryList?
+            return testListed(list, keeping: &unused, renewedBefore: nil)
+        }
+
+        /// The listed slot entries of bins not renewed (their runs are swept whole); those left
+        /// unflagged appended to `kept`.
+        func testListed(_ list: EntryBuffer, keeping kept: inout EntryList, renewedBefore: [Int]) -> Int {
+            var some: EntryList? = kept
+            defer { kept = some! }
+            return testListed(list, keeping: &some, renewedBefore: renewedBefore)
+        }
+
+        private func testListed(_ list: EntryBuffer, keeping kept: inout EntryList?, renewedBefore: [Int]?) -> Int {
             let e = engine
-            if e.slotBin16.isEmpty { return e.slotBin32.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) } }
-            return e.slotBin16.withUnsafeBufferPointer { testListed(list, $0.baseAddress!) }
+            if e.slotBin16.isEmpty {
+                return e.slotBin32.withUnsafeBufferPointer {
+                    testListed(list, $0.baseAddress!, keeping: &kept, renewedBefore: renewedBefore)
+                }
+            }
+            return e.slotBin16.withUnsafeBufferPointer {
+                testListed(list, $0.baseAddress!, keeping: &kept, renewedBefore: renewedBefore)
+            }
         }
 
         @inline(__always)
-        private func run<Bin: FixedWidthInteger>(_ slotBin: UnsafePointer<Bin>, invalid: Bin, _ range: Range<Int>,
-                                                 testing: Bool, candidates: inout EntryBuffer) -> Int {
+        private func run<Bin: FixedWidthInteger>(_ slotBin: UnsafePointer<Bin>, invalid: Bin, _ ranges: [Range<Int>],
+                                                 candidates: inout EntryList) -> Int {
             let e = engine
             let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
-            guard testing else {
-                Self.accumulate(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, sink)
-                return 0
-            }
+            guard !ranges.isEmpty else { return 0 }
             // The inner band as (low, high) pairs, one cache line for both; with 16-bit bins the
             // table covers every bin value, and the sentinel's band takes everything, so the
             // common path needs no other test.
@@ -235,9 +359,14 @@ extension Passes {
                 window.withUnsafeBufferPointer { window in
                     low.withUnsafeBufferPointer { low in
                         high.withUnsafeBufferPointer { high in
-                            Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range, flags,
-                                      inner.baseAddress!, window.isEmpty ? nil : window.baseAddress,
-                                      Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink, &candidates)
+                            var flagged = 0
+                            for range in ranges {
+                                flagged += Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range,
+                                                     flags, inner.baseAddress!, window.isEmpty ? nil : window.baseAddress,
+                                                     Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink,
+                                                     &candidates)
+                            }
+                            return flagged
                         }
                     }
                 }
@@ -283,10 +412,8 @@ extension Passes {
                                                 _ flags: UnsafeMutablePointer<UInt8>, _ inner: UnsafePointer<Double>,
                                                 _ window: UnsafePointer<Double>?, _ sentinelInTable: Bool,
                                                 _ low: UnsafePointer<Double>, _ high: UnsafePointer<Double>,
-                                                _ sink: ClipSink, _ candidates: inout EntryBuffer) -> Int {
+                                                _ sink: ClipSink, _ list: inout EntryList) -> Int {
             var flagged = 0
-            var list = EntryList(capacity: max(1024, range.count / 8))
-            defer { candidates = list.finish() }
             for p in range {
                 let raw = px[p]
                 guard raw.isFinite, norm[p] > 0 else { continue }
@@ -340,7 +467,8 @@ extension Passes {
             return 1
         }
 
-        private func testListed<Bin: FixedWidthInteger>(_ list: EntryBuffer, _ slotBin: UnsafePointer<Bin>) -> Int {
+        private func testListed<Bin: FixedWidthInteger>(_ list: EntryBuffer, _ slotBin: UnsafePointer<Bin>,
+                                                        keeping kept: inout EntryList?, renewedBefore: [Int]?) -> Int {
             let e = engine
             let slots = e.slotsPerPixel, laneMask = sink.lanes &- 1, bins = sink.bins
             let dark = e.dark?.baseAddress, norm = e.pixelNorm.baseAddress!, share = e.slotShare.baseAddress
@@ -348,12 +476,16 @@ extension Passes {
             for entry in list.entries {
                 let j = Int(entry)
                 guard flags[j] == 0 else { continue }
+                let b = Int(slotBin[j])
+                if let renewedBefore, renewedBefore[b &+ 1] > renewedBefore[b] { continue }
                 let p = j / slots
                 let raw = px[p]
                 let s = Double(dark.map { raw - $0[p] } ?? raw), n = Double(norm[p])
                 let x = s / n
-                let b = Int(slotBin[j])
-                if x >= low[b] && x <= high[b] { continue }
+                if x >= low[b] && x <= high[b] {
+                    kept?.append(entry)
+                    continue
+                }
                 let c = share.map { Double($0[j]) } ?? 1
                 if c == 0 { continue }
                 flags[j] = 1

@@ -113,6 +113,12 @@ public struct IntegrationEngine: Sendable {
     /// bins from its first to that many above it.
     let slotSpan: Int?
 
+    /// For each worker's part, the (lowest, highest) bin over the slots of each run of
+    /// `chunkPixels` pixels from its start (the lowest above the highest for a run of
+    /// sentinels only): sigma clipping re-tests only the runs that hold given bins.
+    let chunkBins: [[UInt32]]
+    static let chunkPixels = 64
+
     /// Number of stored (pixel, bin) entries with a non-zero share.
     public let entries: Int
     /// Bytes read per frame: pixel values, slot bins and shares, overflow, dark.
@@ -387,6 +393,9 @@ public struct IntegrationEngine: Sendable {
         partition = parts
         overflowPartition = overflowRanges
         slotSpan = slotBin16.isEmpty ? Self.slotSpan(slotBin32, slots: slots) : Self.slotSpan(slotBin16, slots: slots)
+        chunkBins = slotBin16.isEmpty
+            ? Self.chunkBins(slotBin32, slots: slots, partition: parts, sentinel: .max)
+            : Self.chunkBins(slotBin16, slots: slots, partition: parts, sentinel: .max)
 
         var binNorm = [Double](repeating: 0, count: total)
         var binCount = [Double](repeating: 0, count: total)
