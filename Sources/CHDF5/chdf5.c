@@ -242,6 +242,22 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
         snprintf(error, cap, "chunks of rank %d for a dataset of rank %d: a damaged file", chunk_rank, rank);
         return -1;
     }
+    /* A chunk larger than a dimension that cannot grow is one no writer can make (H5Pset_chunk
+       refuses it); libhdf5 1.10 reads such a layout past the end of the caller's buffer
+       (libFuzzer: H5VM_memcpyvv writing beyond a 32 x 32 frame from 32 x 262144 chunks; a crash
+       of the plain build too). */
+    hsize_t extent[8] = {0}, most[8] = {0};
+    hid_t shape = H5Dget_space(dset);
+    int shape_rank = shape >= 0 ? H5Sget_simple_extent_dims(shape, extent, most) : -1;
+    if (shape >= 0) H5Sclose(shape);
+    if (shape_rank != rank) return fail(error, cap, "cannot read the dataspace");
+    for (int i = 0; i < rank; i++) {
+        if (most[i] != H5S_UNLIMITED && chunk[i] > most[i]) {
+            snprintf(error, cap, "chunks of %llu along dimension %d, which cannot exceed %llu: a damaged file",
+                     (unsigned long long)chunk[i], i, (unsigned long long)most[i]);
+            return -1;
+        }
+    }
     /* The chunks that cover the hyperslab, as an odometer over their grid. */
     hsize_t first[8], last[8], at[8];
     double total = 1;

@@ -58,6 +58,10 @@ struct BadInputTests {
         // buffer to read the one number (the read then failed, and the field was quietly skipped).
         expectError(TestFiles.fixture("fuzz/hdf5-4gb-float-type.h5"),
                     containing: ["y_pixel_size' claims 4294967295-byte floats", "damaged"])
+        // Chunks of 1 × 32 × 262144 for a 1 × 32 × 32 frame that cannot grow: libhdf5 wrote past
+        // the frame's buffer reading it (SIGSEGV in the plain build too).
+        expectError(TestFiles.fixture("fuzz/hdf5-chunk-beyond-extent.h5"),
+                    containing: ["chunks of 262144 along dimension 2, which cannot exceed 32", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
