@@ -38,8 +38,7 @@ extension Passes {
         var passes: [ClipPass] = []
         let e = engine
         let bins = self.bins
-        // Zeroed by the system, page by page as they are first touched: most entries are never
-        // flagged or even looked at, and clearing hundreds of MB up front cost more than a sweep.
+        // Zeroed by the system; each worker writes its part's once in the first sweep (below).
         let flags = ZeroedBytes(count: e.pixelNorm.count * e.slotsPerPixel + e.overflowPixel.count)
         defer { withExtendedLifetime(flags) {} }
         let rejected = flags.buffer
@@ -49,7 +48,8 @@ extension Passes {
         // The inner band of the last full sweep, and the entries it left outside.
         var innerLow: [Double] = [], innerHigh: [Double] = []
         var candidates: [EntryBuffer]?
-        let negative = [Double](repeating: -.infinity, count: bins), positive = [Double](repeating: .infinity, count: bins)
+        let negative = [Double](repeating: -.infinity, count: bins)
+        let positive = [Double](repeating: .infinity, count: bins)
         for iteration in 0 ... clip.maxIterations {
             var limit = [Double](repeating: .infinity, count: bins)
             for b in 0 ..< bins {
@@ -130,8 +130,8 @@ extension Passes {
         case testListed(low: [Double], high: [Double], candidates: [EntryBuffer])
         /// `testListed`, then `testAll` over the runs of pixels that hold a renewed bin (one
         /// with `renewedBefore[b + 1] > renewedBefore[b]`), whose inner bands these are (the
-        /// others' hold everything); the new lists are the old ones, less what was flagged,
-        /// and the renewed bins' entries outside their inner bands.
+        /// others' hold everything); the new lists are the old ones, less what was flagged and
+        /// the renewed bins' entries, and the renewed bins' entries outside their inner bands.
         case testRenewed(low: [Double], high: [Double], innerLow: [Double], innerHigh: [Double],
                          candidates: [EntryBuffer], renewedBefore: [Int])
     }
@@ -185,15 +185,21 @@ extension Passes {
                             var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
                             flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
                             let runs = Self.runs(in: range, chunkBins: e.chunkBins[part], renewedBefore: renewedBefore)
-                            flagged += kernel.sweep(runs, testing: true, candidates: &list)
+                            flagged += kernel.sweep(runs, candidates: &list)
                             listOut[part] = list.finish()
                         } else if let listed {
                             flagged = kernel.testListed(listed[part])
                         } else if testing {
                             var list = EntryList(capacity: max(1024, range.count / 8))
-                            flagged = kernel.sweep([range], testing: true, candidates: &list)
+                            flagged = kernel.sweep([range], candidates: &list)
                             listOut[part] = list.finish()
                         } else {
+                            // The part's flags are zero already, but their pages are not yet this
+                            // process's own: the test sweeps' first reads would map the shared zero
+                            // page, and every later flag cost a copy-on-write fault and a TLB
+                            // shootdown on each core. Written once here, by the worker that uses them.
+                            memset(flags.baseAddress! + range.lowerBound * e.slotsPerPixel, 0,
+                                   range.count * e.slotsPerPixel)
                             kernel.accumulate(range)
                         }
                         // The few entries that did not fit in the slots: always tested in full.
@@ -289,7 +295,7 @@ extension Passes {
 
         /// Every slot of `ranges`: flags the entries outside [low, high], sums them, and lists in
         /// `candidates` those left inside [low, high] but outside [innerLow, innerHigh].
-        func sweep(_ ranges: [Range<Int>], testing: Bool, candidates: inout EntryList) -> Int {
+        func sweep(_ ranges: [Range<Int>], candidates: inout EntryList) -> Int {
             let e = engine
             if e.slotBin16.isEmpty {
                 return e.slotBin32.withUnsafeBufferPointer {
@@ -362,9 +368,9 @@ extension Passes {
                             var flagged = 0
                             for range in ranges {
                                 flagged += Self.test(px, dark, slotBin, invalid, share, e.slotsPerPixel, norm, range,
-                                                     flags, inner.baseAddress!, window.isEmpty ? nil : window.baseAddress,
-                                                     Bin.bitWidth == 16, low.baseAddress!, high.baseAddress!, sink,
-                                                     &candidates)
+                                                     flags, inner.baseAddress!,
+                                                     window.isEmpty ? nil : window.baseAddress, Bin.bitWidth == 16,
+                                                     low.baseAddress!, high.baseAddress!, sink, &candidates)
                             }
                             return flagged
                         }

@@ -13,8 +13,8 @@ struct HDF5ProbeTests {
             _ = try DetectorImageFile.open(crashing)
         }
         #expect(error?.path == crashing, sourceLocation: sourceLocation)
-        #expect(error?.message.contains("libhdf5 crashed opening the file's datasets") == true, "\(String(describing: error))",
-                sourceLocation: sourceLocation)
+        #expect(error?.message.contains("libhdf5 crashed opening the file's datasets") == true,
+                "\(String(describing: error))", sourceLocation: sourceLocation)
     }
 
     /// A helper killed from outside is noticed by the next probe, which forks its own child (the
