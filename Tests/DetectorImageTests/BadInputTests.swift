@@ -62,6 +62,11 @@ struct BadInputTests {
         // the frame's buffer reading it (SIGSEGV in the plain build too).
         expectError(TestFiles.fixture("fuzz/hdf5-chunk-beyond-extent.h5"),
                     containing: ["chunks of 262144 along dimension 2, which cannot exceed 32", "damaged"])
+        // An object header claiming 4 GB: libhdf5 allocated it to open the object, listing the file
+        // (the open then failed, and the listing passed over the object). The probe child, its
+        // address space capped, refuses a file with a hard link to an object it cannot open.
+        expectError(TestFiles.fixture("fuzz/hdf5-4gb-object-header.h5"),
+                    containing: ["cannot open an object the file links to", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
