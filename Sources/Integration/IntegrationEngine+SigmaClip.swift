@@ -10,16 +10,21 @@ import Foundation
 /// sums, so an iteration costs one pass, not three.
 ///
 /// Most entries lie well inside their bin's band and stay there: a full test sweep also
-/// lists the entries outside the inner half of the band (|x − μ| > k·σ / 2), and the next
-/// iterations test only those, as long as each bin's new band still contains the old inner
-/// half (so no entry left off the list can fall outside it). The bins whose band shrank past
-/// their inner half (the first iteration takes the outliers that widened σ; on a DAC plate,
+/// lists the entries outside the inner band (|x − μ| > f·k·σ, f = `innerFraction`), and the
+/// next iterations test only those, as long as each bin's new band still contains the old
+/// inner band (so no entry left off the list can fall outside it). The bins whose band shrank
+/// past their inner band (the first iteration takes the outliers that widened σ; on a DAC plate,
 /// up to half the bins) have all their entries tested again, and listed afresh: only the runs
 /// of `chunkPixels` pixels that hold such a bin are swept (each run's range of bins is noted
 /// once). The result is the same as testing every entry every time.
 extension Passes {
     /// Number of per-bin sums carried: S, N, C, V, Q.
     static let clipArrays = 5
+    /// The inner band's share of the band. Wider, the lists are shorter (±2.1σ leaves 4 % of
+    /// Gaussian entries outside, ±1.5σ 13 %) but more bins are renewed; with renewal confined to
+    /// the runs that hold them, 0.7 took 8 % less time per DAC plate than 0.5 (one plate, four
+    /// runs of each, bbox, 3000 bins), with the same flagged entries.
+    static let innerFraction = 0.7
 
     /// A test sweep of `sigmaClipped`, as it ran.
     enum ClipPass: Equatable {
@@ -80,8 +85,8 @@ extension Passes {
                 // inner band that holds everything: the sweep lists none of their entries again).
                 var sweptLow = negative, sweptHigh = positive
                 for b in 0 ..< bins where renewed[b] {
-                    innerLow[b] = mean[b] - limit[b] / 2
-                    innerHigh[b] = mean[b] + limit[b] / 2
+                    innerLow[b] = mean[b] - limit[b] * Self.innerFraction
+                    innerHigh[b] = mean[b] + limit[b] * Self.innerFraction
                     sweptLow[b] = innerLow[b]
                     sweptHigh[b] = innerHigh[b]
                 }
@@ -96,8 +101,9 @@ extension Passes {
                 }
                 passes.append(.renewed(bins: renewedCount, pixels: swept.reduce(0, +)))
             } else {
-                innerLow = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] - limit[$0] / 2 : -.infinity }
-                innerHigh = (0 ..< bins).map { limit[$0].isFinite ? mean[$0] + limit[$0] / 2 : .infinity }
+                let inner = limit.map { $0 * Self.innerFraction }
+                innerLow = (0 ..< bins).map { inner[$0].isFinite ? mean[$0] - inner[$0] : -.infinity }
+                innerHigh = (0 ..< bins).map { inner[$0].isFinite ? mean[$0] + inner[$0] : .infinity }
                 step = clipSweep(.testAll(low: low, high: high, innerLow: innerLow, innerHigh: innerHigh),
                                  rejected: rejected)
                 candidates = step.candidates

@@ -67,6 +67,10 @@ struct BadInputTests {
         // address space capped, refuses a file with a hard link to an object it cannot open.
         expectError(TestFiles.fixture("fuzz/hdf5-4gb-object-header.h5"),
                     containing: ["cannot open an object the file links to", "damaged"])
+        // Deflate in the pipeline, but the chunk's filter mask says it skipped it: libhdf5 copied a
+        // raw 4096-byte chunk out of 1762 stored bytes (other memory as pixels in the plain build).
+        expectError(TestFiles.fixture("fuzz/hdf5-chunk-skips-deflate.h5"),
+                    containing: ["stored without compression takes 1762 bytes, not the 4096", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:

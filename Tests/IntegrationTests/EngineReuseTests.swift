@@ -115,7 +115,7 @@ struct EngineReuseTests {
             let plain = try engine.integrate(pixels)
             #expect((0 ..< settings.bins).filter { plain.intensity[$0] > clipped.intensity[$0] * 1.01 }.count > 5)
         }
-        // The spots widen σ at first, so that some bins' bands shrink past their inner half after
+        // The spots widen σ at first, so that some bins' bands shrink past their inner band after
         // the first iteration: those bins were tested anew (here, spots all over, in nearly every
         // run of pixels), and the result above is still the definition's.
         #expect(sweeps.first == .full && sweeps.contains { if case .renewed = $0 { true } else { false } },
