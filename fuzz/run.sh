@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of fuzz/ for a fixed budget (FUZZ_RUNS executions each, default
 # 10^6; FUZZ_SECONDS caps the time per target, default 3600 s, 7200 s for HDF5, whose reader
-# forks a child per file: ~200 inputs a second against 800-5000 for the others), one target per
-# core at a time, seeded from the repository's test fixtures, a small simulated run and ../shared
+# probes each file in a child process: 150-400 inputs a second against 750-5000 for the others),
+# one target per core at a time, seeded from the repository's test fixtures, a small simulated run and ../shared
 # when present. A crash, a hang (> 1 s per input, -timeout=1) or a leak stops that target with
 # its input in fuzz/findings/TARGET/. Prints a table: executions, executions per second, coverage
 # (libFuzzer's cov:/ft:), the slowest input (s) and peak RSS per target. Exits non-zero when a
@@ -87,9 +87,9 @@ fuzz_target() {  # TARGET: runs it, then writes its row of the table to findings
     # Leaks inside those libraries' error paths are suppressed (fuzz/lsan.supp); ours are not.
     # Variable-length HDF5 strings are read in a child process with a time limit (libhdf5 loops on
     # some damaged global heaps): 300 ms here, so that such a file is an error inside the 1 s limit.
-    # A 16 MB quarantine instead of ASan's 256 MB: the HDF5 reader forks a child to open each
-    # file, and the kernel copies the page tables of the whole heap at every fork (265 inputs a
-    # second with the default, 800 with this); freed memory is still poisoned until reused.
+    # A 16 MB quarantine instead of ASan's 256 MB: less memory to scan at each leak check (libhdf5
+    # leaks on the error paths of damaged files, so LeakSanitizer runs after many HDF5 inputs);
+    # freed memory is still poisoned until reused.
     set +e
     BEAMLINE_HDF5_STRING_TIMEOUT_MS=${BEAMLINE_HDF5_STRING_TIMEOUT_MS:-300} \
     LSAN_OPTIONS=suppressions=$PWD/lsan.supp:${LSAN_OPTIONS:-} \

@@ -433,9 +433,17 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     int status = -1;
-    if (rank >= 0 && rank <= 32 && n >= 1) {
-        hsize_t start[32] = {0}, count[32];
-        for (int i = 0; i < rank; i++) count[i] = 1;
+    hsize_t start[8] = {0}, count[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    /* The number's storage is checked as a frame's is (libFuzzer: a compact scalar stored in 0
+       bytes; libhdf5 copied from NULL, a crash of the plain build too). */
+    char why[256];
+    if (rank >= 0 && rank <= 8 && n >= 1 && hyperslab_written(dset, rank, start, count, why, sizeof why) != 0) {
+        snprintf(error, cap, "'%s': %s", path, why);
+        H5Sclose(space);
+        H5Dclose(dset);
+        return -3;
+    }
+    if (rank >= 0 && rank <= 8 && n >= 1) {
         hsize_t one = 1;
         hid_t mem = H5Screate_simple(1, &one, NULL);
         double first = 0;

@@ -71,6 +71,9 @@ struct BadInputTests {
         // raw 4096-byte chunk out of 1762 stored bytes (other memory as pixels in the plain build).
         expectError(TestFiles.fixture("fuzz/hdf5-chunk-skips-deflate.h5"),
                     containing: ["stored without compression takes 1762 bytes, not the 4096", "damaged"])
+        // The wavelength as a compact scalar stored in 0 bytes: libhdf5 copied it from NULL.
+        expectError(TestFiles.fixture("fuzz/hdf5-compact-scalar-empty.h5"),
+                    containing: ["incident_wavelength': its data are stored in 0 bytes, not the 8", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
