@@ -102,10 +102,6 @@ struct PeaksCommand: ParsableCommand {
             rows[i].volumeCubic = pow(ref.q1 / rows[i].q1, 3)
             rows[i].volumeExponent = pow(ref.q1 / rows[i].q1, exponent)
         }
-        try AtomicFile.write(PeakTable.text(rows, header: [
-            "beamline \(Beamline.version) peaks", "reference=\(ref.name) exponent=\(exponent) baseline=\(baseline)",
-            "Q in 1/A; V_rel_cubic = (Q1_ref/Q1)^3, V_rel_exponent = (Q1_ref/Q1)^\(exponent)",
-        ]), to: output)
         if let deltaS {
             try FileManager.default.createDirectory(atPath: deltaS, withIntermediateDirectories: true)
             let refCurve = curves[ref.name]!
@@ -118,6 +114,11 @@ struct PeaksCommand: ParsableCommand {
                 try AtomicFile.write(text, to: (deltaS as NSString).appendingPathComponent(name + ".ds"))
             }
         }
+        // The table last: it is what make waits for, so its presence means every ΔS(Q) file exists.
+        try AtomicFile.write(PeakTable.text(rows, header: [
+            "beamline \(Beamline.version) peaks", "reference=\(ref.name) exponent=\(exponent) baseline=\(baseline)",
+            "Q in 1/A; V_rel_cubic = (Q1_ref/Q1)^3, V_rel_exponent = (Q1_ref/Q1)^\(exponent)",
+        ]), to: output)
         print("name\tT (K)\tP (GPa)\tQ1\t±\tQ2\tQ2/Q1\tFWHM(pV)\twidth@half")
         for r in rows {
             print(String(format: "%@\t%.0f\t%.2f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f", r.name, r.temperature ?? .nan, r.pressure ?? .nan,
