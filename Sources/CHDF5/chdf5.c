@@ -134,6 +134,39 @@ int chdf5_dataset_close(int64_t dataset_id) {
     return H5Dclose((hid_t)dataset_id) < 0 ? -1 : 0;
 }
 
+/* Whether an unfiltered chunked dataset's chunks, as its index counts them, take exactly the bytes
+   of their shape. libhdf5 1.10 reads a chunk into a buffer of the size its index records and
+   copies a whole chunk out of it, so a damaged index (or a filter message gone) gives a heap
+   over-read (libFuzzer: H5VM_memcpyvv, pixels from beyond the buffer). The index's sizes add up to
+   the dataset's storage size. Counting walks the whole index: done once per opened dataset, not
+   per frame. 0 when consistent (or not an unfiltered chunked dataset), -1 with the reason. */
+static int unfiltered_chunks_consistent(hid_t dset, char *error, size_t cap) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return fail(error, cap, "cannot read the dataset's storage layout");
+    H5D_layout_t layout = H5Pget_layout(dcpl);
+    hsize_t chunk[8] = {0};
+    int rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, chunk) : 0;
+    int filters = H5Pget_nfilters(dcpl);
+    H5Pclose(dcpl);
+    if (layout != H5D_CHUNKED || filters != 0 || rank < 1 || rank > 8) return 0;
+    hid_t type = H5Dget_type(dset);
+    double chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    for (int i = 0; i < rank; i++) chunk_bytes *= (double)chunk[i];
+    hsize_t allocated = 0;
+    hid_t space = H5Dget_space(dset);
+    herr_t counted = space >= 0 ? H5Dget_num_chunks(dset, space, &allocated) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (counted < 0) return fail(error, cap, "cannot count the dataset's chunks");
+    double stored = (double)H5Dget_storage_size(dset);
+    if (stored != (double)allocated * chunk_bytes) {
+        snprintf(error, cap, "its %llu uncompressed chunks are stored in %.0f bytes, not the %.0f of their shape: "
+                 "a damaged file", (unsigned long long)allocated, stored, (double)allocated * chunk_bytes);
+        return -1;
+    }
+    return 0;
+}
+
 int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *error, size_t cap) {
     HOLD_SHIM_LOCK();
     quiet();
@@ -194,6 +227,7 @@ int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *e
         }
         H5Pclose(dcpl);
     }
+    if (unfiltered_chunks_consistent(dset, error, cap) != 0) return -1;
     H5Eclear2(H5E_DEFAULT);
     return 0;
 }
@@ -283,27 +317,12 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
         snprintf(error, cap, "a frame spread over %.0f chunks (more than 4194304): a damaged file", total);
         return -1;
     }
-    /* Unfiltered chunks hold exactly their shape's bytes. libhdf5 1.10 reads a chunk into a
-       buffer of the size its index records and copies a whole chunk out of it, so a damaged index
-       (or a filter message gone) gives a heap over-read (libFuzzer: H5VM_memcpyvv, pixels from
-       beyond the buffer). The index's sizes add up to the dataset's storage size. */
+    /* Unfiltered chunks hold exactly their shape's bytes (the whole index is checked at open:
+       `unfiltered_chunks_consistent`); so does a chunk that skipped every resizing filter. */
     hid_t type = H5Dget_type(dset);
     double chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
     if (type >= 0) H5Tclose(type);
     for (int i = 0; i < rank; i++) chunk_bytes *= (double)chunk[i];
-    if (filters == 0) {
-        hsize_t allocated = 0;
-        hid_t space = H5Dget_space(dset);
-        herr_t counted = space >= 0 ? H5Dget_num_chunks(dset, space, &allocated) : -1;
-        if (space >= 0) H5Sclose(space);
-        if (counted < 0) return fail(error, cap, "cannot count the dataset's chunks");
-        double stored = (double)H5Dget_storage_size(dset);
-        if (stored != (double)allocated * chunk_bytes) {
-            snprintf(error, cap, "its %llu uncompressed chunks are stored in %.0f bytes, not the %.0f of their shape: "
-                     "a damaged file", (unsigned long long)allocated, stored, (double)allocated * chunk_bytes);
-            return -1;
-        }
-    }
     /* No chunk is larger than the file that holds it: a damaged index made libhdf5 allocate 4 GB
        for a 13 kB file (libFuzzer) before its read failed. */
     hsize_t file_size = 0;
@@ -437,7 +456,8 @@ int chdf5_read_scalar_double(int64_t file_id, const char *path, double *value, c
     /* The number's storage is checked as a frame's is (libFuzzer: a compact scalar stored in 0
        bytes; libhdf5 copied from NULL, a crash of the plain build too). */
     char why[256];
-    if (rank >= 0 && rank <= 8 && n >= 1 && hyperslab_written(dset, rank, start, count, why, sizeof why) != 0) {
+    if (rank >= 0 && rank <= 8 && n >= 1 && (unfiltered_chunks_consistent(dset, why, sizeof why) != 0 ||
+                                             hyperslab_written(dset, rank, start, count, why, sizeof why) != 0)) {
         snprintf(error, cap, "'%s': %s", path, why);
         H5Sclose(space);
         H5Dclose(dset);

@@ -96,10 +96,7 @@ extension Passes {
                                               candidates: listed, renewedBefore: renewedBefore),
                                  rejected: rejected)
                 candidates = step.candidates
-                let swept = zip(e.partition, e.chunkBins).map { range, runs in
-                    Self.runs(in: range, chunkBins: runs, renewedBefore: renewedBefore).reduce(0) { $0 + $1.count }
-                }
-                passes.append(.renewed(bins: renewedCount, pixels: swept.reduce(0, +)))
+                passes.append(.renewed(bins: renewedCount, pixels: step.sweptPixels))
             } else {
                 let inner = limit.map { $0 * Self.innerFraction }
                 innerLow = (0 ..< bins).map { inner[$0].isFinite ? mean[$0] - inner[$0] : -.infinity }
@@ -143,11 +140,13 @@ extension Passes {
     }
 
     /// What a sweep returns: the sums over the entries it flagged (all entries for
-    /// `accumulate`), their number, and the new candidate lists, one per worker.
+    /// `accumulate`), their number, the new candidate lists (one per worker), and the number
+    /// of pixels whose every slot it tested (`testRenewed`: those of the runs it swept).
     struct ClipStep {
         var sums: [[Double]]
         var count: Int
         var candidates: [EntryBuffer]
+        var sweptPixels: Int
     }
 
     /// Runs a sweep on every worker.
@@ -158,6 +157,7 @@ extension Passes {
         let size = Self.clipArrays * lanes * bins
         var storage = [Double](repeating: 0, count: parts.count * size)
         var counts = [Int](repeating: 0, count: parts.count)
+        var swept = [Int](repeating: 0, count: parts.count)
         var lists = [EntryBuffer](repeating: EntryBuffer(), count: parts.count)
         let slotEntries = e.pixelNorm.count * e.slotsPerPixel
         let infinite = [Double](repeating: .infinity, count: bins)
@@ -180,50 +180,55 @@ extension Passes {
         let testing: Bool = { if case .accumulate = sweep { return false } else { return true } }()
         storage.withUnsafeMutableBufferPointer { all in
             counts.withUnsafeMutableBufferPointer { countOut in
-                lists.withUnsafeMutableBufferPointer { listOut in
-                    Parallel.forEach(parts) { part, range in
-                        let kernel = ClipKernel(
-                            engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
-                            sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
-                            low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
-                        var flagged = 0
-                        if let listed, let renewedBefore {
-                            var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
-                            flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
-                            let runs = Self.runs(in: range, chunkBins: e.chunkBins[part], renewedBefore: renewedBefore)
-                            flagged += kernel.sweep(runs, candidates: &list)
-                            listOut[part] = list.finish()
-                        } else if let listed {
-                            flagged = kernel.testListed(listed[part])
-                        } else if testing {
-                            var list = EntryList(capacity: max(1024, range.count / 8))
-                            flagged = kernel.sweep([range], candidates: &list)
-                            listOut[part] = list.finish()
-                        } else {
-                            // The part's flags are zero already, but their pages are not yet this
-                            // process's own: the test sweeps' first reads would map the shared zero
-                            // page, and every later flag cost a copy-on-write fault and a TLB
-                            // shootdown on each core. Written once here, by the worker that uses them.
-                            memset(flags.baseAddress! + range.lowerBound * e.slotsPerPixel, 0,
-                                   range.count * e.slotsPerPixel)
-                            kernel.accumulate(range)
-                        }
-                        // The few entries that did not fit in the slots: always tested in full.
-                        for o in e.overflowPartition[part] {
-                            let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
-                            let raw = px[p]
-                            guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
-                            let s = Double(e.dark.map { raw - $0[p] } ?? raw), n = Double(e.pixelNorm[p])
-                            let x = s / n
-                            if testing {
-                                guard x < bands.low[bin] || x > bands.high[bin] else { continue }
-                                flags[slotEntries + o] = 1
-                                flagged += 1
+                swept.withUnsafeMutableBufferPointer { sweptOut in
+                    lists.withUnsafeMutableBufferPointer { listOut in
+                        Parallel.forEach(parts) { part, range in
+                            let kernel = ClipKernel(
+                                engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
+                                sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
+                                low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
+                            var flagged = 0
+                            if let listed, let renewedBefore {
+                                var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
+                                flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
+                                let runs = Self.runs(in: range, chunkBins: e.chunkBins[part],
+                                                     renewedBefore: renewedBefore)
+                                flagged += kernel.sweep(runs, candidates: &list)
+                                listOut[part] = list.finish()
+                                sweptOut[part] = runs.reduce(0) { $0 + $1.count }
+                            } else if let listed {
+                                flagged = kernel.testListed(listed[part])
+                            } else if testing {
+                                var list = EntryList(capacity: max(1024, range.count / 8))
+                                flagged = kernel.sweep([range], candidates: &list)
+                                listOut[part] = list.finish()
+                                sweptOut[part] = range.count
+                            } else {
+                                // The part's flags are zero already, but their pages are not yet this
+                                // process's own: the test sweeps' first reads would map the shared zero
+                                // page, and every later flag cost a copy-on-write fault and a TLB
+                                // shootdown on each core. Written once here, by the worker that uses them.
+                                memset(flags.baseAddress! + range.lowerBound * e.slotsPerPixel, 0,
+                                       range.count * e.slotsPerPixel)
+                                kernel.accumulate(range)
                             }
-                            kernel.sink.add(bin: bin + (p & (lanes - 1)) * bins, c: c, s: s, n: n, sx: s * (s / n),
-                                            variance: Double(max(raw, 1)))
+                            // The few entries that did not fit in the slots: always tested in full.
+                            for o in e.overflowPartition[part] {
+                                let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
+                                let raw = px[p]
+                                guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
+                                let s = Double(e.dark.map { raw - $0[p] } ?? raw), n = Double(e.pixelNorm[p])
+                                let x = s / n
+                                if testing {
+                                    guard x < bands.low[bin] || x > bands.high[bin] else { continue }
+                                    flags[slotEntries + o] = 1
+                                    flagged += 1
+                                }
+                                kernel.sink.add(bin: bin + (p & (lanes - 1)) * bins, c: c, s: s, n: n, sx: s * (s / n),
+                                                variance: Double(max(raw, 1)))
+                            }
+                            countOut[part] = flagged
                         }
-                        countOut[part] = flagged
                     }
                 }
             }
@@ -237,7 +242,7 @@ extension Passes {
                 }
             }
         }
-        return ClipStep(sums: result, count: counts.reduce(0, +), candidates: lists)
+        return ClipStep(sums: result, count: counts.reduce(0, +), candidates: lists, sweptPixels: swept.reduce(0, +))
     }
 
     /// The pixel ranges, merged, of the runs of `range` that hold a renewed bin; `chunkBins`
