@@ -205,7 +205,18 @@ public struct RingIndex: Sendable {
     public var ring: [UInt16]
     public var count: Int
 
-    public init(ring: [UInt16], count: Int) {
+    /// Rings as stored (an engine file's attachment); throws unless every value is a ring below
+    /// `count` or `unassigned`, so that a damaged file cannot send the spot search outside its tables.
+    public init(ring: [UInt16], count: Int) throws {
+        guard count > 0, count < Int(RingIndex.unassigned) else {
+            throw BeamlineError("ring index of \(count) rings: out of range")
+        }
+        let limit = UInt16(count)
+        let beyond = ring.withUnsafeBufferPointer { values in
+            // Wrapping by one maps `unassigned` to 0: one comparison per value, vectorised.
+            values.reduce(0) { $0 &+ ($1 &+ 1 > limit ? 1 : 0) }
+        }
+        guard beyond == 0 else { throw BeamlineError("ring index holds a ring beyond its \(count) rings") }
         self.ring = ring
         self.count = count
     }
@@ -226,6 +237,7 @@ public struct RingIndex: Sendable {
             let step = (hi - lo) / Double(rings) * (1 + 1e-9)
             for i in 0 ..< n where taking[i] { ring[i] = UInt16(min(rings - 1, Int((radial[i] - lo) / step))) }
         }
-        self.init(ring: ring, count: lo < hi ? rings : 0)
+        self.ring = ring
+        count = lo < hi ? rings : 0
     }
 }

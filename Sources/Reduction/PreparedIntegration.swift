@@ -99,7 +99,13 @@ public struct PreparedIntegration: Sendable {
             do {
                 if let (engine, attachments) = try IntegrationEngine.load(from: cache, key: key) {
                     let count = setup.spotSearch?.rings ?? 0
-                    let rings = attachments["spotRings"].map { RingIndex(ring: $0, count: count) }
+                    let rings = try attachments["spotRings"].map { stored in
+                        do {
+                            return try RingIndex(ring: stored, count: count)
+                        } catch {
+                            throw BeamlineError(path: cache, "damaged engine file (\(error))")
+                        }
+                    }
                     if setup.spotSearch == nil || rings?.ring.count == g.width * g.height {
                         self.engine = engine
                         self.rings = setup.spotSearch == nil ? nil : rings

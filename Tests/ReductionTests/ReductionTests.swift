@@ -62,6 +62,19 @@ struct ReductionTests {
         #expect(a == b && !a.isEmpty)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/built.mask.tif"))
                 == Data(contentsOf: URL(fileURLWithPath: dir + "/read.mask.tif")))
+        // A damaged spot-ring table (the file's last array): refused, named, and the engine built anew,
+        // never a spot search indexing past its rings.
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: dir + "/run.engine"))
+        damaged[damaged.count - 2] = 0x00
+        damaged[damaged.count - 1] = 0x70
+        try damaged.write(to: URL(fileURLWithPath: dir + "/damaged.engine"))
+        var damageNotes: [String] = []
+        let repaired = try PreparedIntegration(setup, validity: source.validity, cache: dir + "/damaged.engine") {
+            damageNotes.append($0)
+        }
+        #expect(repaired.origin == "built")
+        #expect(damageNotes.count == 1 && damageNotes[0].contains("damaged.engine: damaged engine file (ring index"),
+                "\(damageNotes)")
         // Another mask file: another key, so the stored engine is not used (and the caller hears why).
         var other = setup
         let maskPath = dir + "/beamstop.tif"
