@@ -39,6 +39,14 @@ struct EngineArray<Element>: RandomAccessCollection, @unchecked Sendable {
             baseAddress = nil
             return
         }
+        let zero = withUnsafeBytes(of: value) { $0.allSatisfy { $0 == 0 } }
+        if zero, _isPOD(Element.self), let memory = calloc(count, MemoryLayout<Element>.stride) {
+            // Zeros from calloc: a large block comes as fresh zero pages, faulted in later by the
+            // workers that fill them, not written twice (zeros first, here, on one core).
+            owner = EngineMemoryOwner { free(memory) }
+            baseAddress = UnsafePointer(memory.assumingMemoryBound(to: Element.self))
+            return
+        }
         let storage = UnsafeMutablePointer<Element>.allocate(capacity: count)
         storage.initialize(repeating: value, count: count)
         owner = EngineMemoryOwner { storage.deallocate() }
