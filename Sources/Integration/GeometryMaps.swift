@@ -44,10 +44,11 @@ public struct GeometryMaps: Sendable {
         let factor = polarizationFactor
         let (c2o, s2o) = (cos(2 * polarizationAxisOffset), sin(2 * polarizationAxisOffset))
 
-        var radial = [Double](repeating: 0, count: n)
-        var chi = wantChi ? [Float](repeating: 0, count: n) : nil
-        var solid = wantSolidAngle ? [Float](repeating: 0, count: n) : nil
-        var polar = factor != nil ? [Float](repeating: 0, count: n) : nil
+        // Every element is written below, row by row on every core.
+        var radial = [Double](uninitializedForWriting: n)
+        var chi = wantChi ? [Float](uninitializedForWriting: n) : nil
+        var solid = wantSolidAngle ? [Float](uninitializedForWriting: n) : nil
+        var polar = factor != nil ? [Float](uninitializedForWriting: n) : nil
 
         radial.withUnsafeMutableBufferPointer { radialOut in
             let chiOut = chi?.withUnsafeMutableBufferPointer { $0 }
@@ -92,9 +93,9 @@ public struct GeometryMaps: Sendable {
             let ch = h + 1, cw = w + 1
             let rowCorner = (0 ..< ch).map { g.planePosition(row: Double($0), column: 0).0 }
             let colCorner = (0 ..< cw).map { g.planePosition(row: 0, column: Double($0)).1 }
-            var cornerRadial = [Float](repeating: 0, count: ch * cw)
+            var cornerRadial = [Float](uninitializedForWriting: ch * cw)
             // χ at the corners (an arctangent each) only where shares depend on it: 2D and full splitting.
-            var cornerChi = [Float](repeating: 0, count: wantCornerChi ? ch * cw : 0)
+            var cornerChi = [Float](uninitializedForWriting: wantCornerChi ? ch * cw : 0)
             cornerRadial.withUnsafeMutableBufferPointer { rOut in
                 cornerChi.withUnsafeMutableBufferPointer { cOut in
                     Parallel.forEachChunk(ch) { _, rows in
