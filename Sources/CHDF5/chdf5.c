@@ -134,6 +134,40 @@ int chdf5_dataset_close(int64_t dataset_id) {
     return H5Dclose((hid_t)dataset_id) < 0 ? -1 : 0;
 }
 
+/* A dataset's storage layout as the checks below need it. */
+typedef struct {
+    H5D_layout_t layout;
+    int chunk_rank;        /* chunked only (at most 8 dimensions stored); 0 otherwise */
+    hsize_t chunk[8];
+    int filters;
+    /* The filters that can change a chunk's size (all but shuffle), as a filter mask: a chunk
+       that skips them all is stored at exactly its shape's size. */
+    unsigned resizing;
+    double chunk_bytes;    /* a chunk's shape in bytes (chunked only) */
+} storage_layout;
+
+static int read_storage_layout(hid_t dset, storage_layout *out, char *error, size_t cap) {
+    memset(out, 0, sizeof *out);
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return fail(error, cap, "cannot read the dataset's storage layout");
+    out->layout = H5Pget_layout(dcpl);
+    out->chunk_rank = out->layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, out->chunk) : 0;
+    out->filters = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < out->filters && i < 32; i++) {
+        unsigned flags = 0;
+        size_t values = 0;
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &values, NULL, 0, NULL, NULL) != H5Z_FILTER_SHUFFLE) {
+            out->resizing |= 1u << i;
+        }
+    }
+    H5Pclose(dcpl);
+    hid_t type = H5Dget_type(dset);
+    out->chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    for (int i = 0; i < out->chunk_rank && i < 8; i++) out->chunk_bytes *= (double)out->chunk[i];
+    return 0;
+}
+
 /* Whether an unfiltered chunked dataset's chunks, as its index counts them, take exactly the bytes
    of their shape. libhdf5 1.10 reads a chunk into a buffer of the size its index records and
    copies a whole chunk out of it, so a damaged index (or a filter message gone) gives a heap
@@ -141,18 +175,12 @@ int chdf5_dataset_close(int64_t dataset_id) {
    the dataset's storage size. Counting walks the whole index: done once per opened dataset, not
    per frame. 0 when consistent (or not an unfiltered chunked dataset), -1 with the reason. */
 static int unfiltered_chunks_consistent(hid_t dset, char *error, size_t cap) {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0) return fail(error, cap, "cannot read the dataset's storage layout");
-    H5D_layout_t layout = H5Pget_layout(dcpl);
-    hsize_t chunk[8] = {0};
-    int rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, chunk) : 0;
-    int filters = H5Pget_nfilters(dcpl);
-    H5Pclose(dcpl);
-    if (layout != H5D_CHUNKED || filters != 0 || rank < 1 || rank > 8) return 0;
-    hid_t type = H5Dget_type(dset);
-    double chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
-    if (type >= 0) H5Tclose(type);
-    for (int i = 0; i < rank; i++) chunk_bytes *= (double)chunk[i];
+    storage_layout storage;
+    if (read_storage_layout(dset, &storage, error, cap) != 0) return -1;
+    if (storage.layout != H5D_CHUNKED || storage.filters != 0 || storage.chunk_rank < 1 || storage.chunk_rank > 8) {
+        return 0;
+    }
+    double chunk_bytes = storage.chunk_bytes;
     hsize_t allocated = 0;
     hid_t space = H5Dget_space(dset);
     herr_t counted = space >= 0 ? H5Dget_num_chunks(dset, space, &allocated) : -1;
@@ -242,23 +270,12 @@ static hid_t native_type_for(hid_t file_type) {
    13 kB file, 32 x 2097184 pixels of 1 x 32 x 32 chunks, two seconds of filling). 0 when written,
    -1 with the first missing chunk in `error`. */
 static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize_t *c, char *error, size_t cap) {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0) return fail(error, cap, "cannot read the dataset's storage layout");
-    H5D_layout_t layout = H5Pget_layout(dcpl);
-    hsize_t chunk[8] = {0};
-    int chunk_rank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, chunk) : 0;
-    int filters = H5Pget_nfilters(dcpl);
-    /* The filters that can change a chunk's size (all but shuffle), as a filter mask: a chunk
-       that skips them all is stored at exactly its shape's size. */
-    unsigned resizing = 0;
-    for (int i = 0; i < filters && i < 32; i++) {
-        unsigned flags = 0;
-        size_t values = 0;
-        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &values, NULL, 0, NULL, NULL) != H5Z_FILTER_SHUFFLE) {
-            resizing |= 1u << i;
-        }
-    }
-    H5Pclose(dcpl);
+    storage_layout storage;
+    if (read_storage_layout(dset, &storage, error, cap) != 0) return -1;
+    H5D_layout_t layout = storage.layout;
+    int chunk_rank = storage.chunk_rank;
+    const hsize_t *chunk = storage.chunk;
+    unsigned resizing = storage.resizing;
     if (layout == H5D_CONTIGUOUS) {
         if (H5Dget_storage_size(dset) > 0) return 0;
         snprintf(error, cap, "its data were never written (no storage allocated): an incomplete or damaged file");
@@ -319,10 +336,7 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
     }
     /* Unfiltered chunks hold exactly their shape's bytes (the whole index is checked at open:
        `unfiltered_chunks_consistent`); so does a chunk that skipped every resizing filter. */
-    hid_t type = H5Dget_type(dset);
-    double chunk_bytes = type >= 0 ? (double)H5Tget_size(type) : 0;
-    if (type >= 0) H5Tclose(type);
-    for (int i = 0; i < rank; i++) chunk_bytes *= (double)chunk[i];
+    double chunk_bytes = storage.chunk_bytes;
     /* No chunk is larger than the file that holds it: a damaged index made libhdf5 allocate 4 GB
        for a 13 kB file (libFuzzer) before its read failed. */
     hsize_t file_size = 0;
@@ -1088,8 +1102,9 @@ int chdf5_write_group(int64_t file_id, const char *path, const char *nx_class, c
     quiet();
     hid_t file = (hid_t)file_id;
     if (create_groups_for(file, path) < 0) return fail(error, cap, "cannot create the parent groups");
-    hid_t group = H5Lexists(file, path, H5P_DEFAULT) > 0 ? H5Gopen2(file, path, H5P_DEFAULT)
-                                                        : H5Gcreate2(file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t group = H5Lexists(file, path, H5P_DEFAULT) > 0
+                      ? H5Gopen2(file, path, H5P_DEFAULT)
+                      : H5Gcreate2(file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (group < 0) return fail(error, cap, "cannot create the group");
     int status = 0;
     if (nx_class && set_string_attribute(group, "NX_class", &nx_class, 1, 1) < 0) status = -1;
