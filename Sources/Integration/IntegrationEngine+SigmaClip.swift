@@ -162,9 +162,9 @@ extension Passes {
         let parts = e.partition
         let size = Self.clipArrays * lanes * bins
         var storage = [Double](repeating: 0, count: parts.count * size)
-        var counts = [Int](repeating: 0, count: parts.count)
-        var swept = [Int](repeating: 0, count: parts.count)
-        var lists = [EntryBuffer](repeating: EntryBuffer(), count: parts.count)
+        // Each worker's entries flagged, pixels swept whole and new candidate list.
+        var outcomes = [(flagged: Int, swept: Int, list: EntryBuffer)](repeating: (0, 0, EntryBuffer()),
+                                                                         count: parts.count)
         let slotEntries = e.pixelNorm.count * e.slotsPerPixel
         let infinite = [Double](repeating: .infinity, count: bins)
         let negative = [Double](repeating: -.infinity, count: bins)
@@ -185,68 +185,63 @@ extension Passes {
         }
         let testing: Bool = { if case .accumulate = sweep { return false } else { return true } }()
         storage.withUnsafeMutableBufferPointer { all in
-            counts.withUnsafeMutableBufferPointer { countOut in
-                swept.withUnsafeMutableBufferPointer { sweptOut in
-                    lists.withUnsafeMutableBufferPointer { listOut in
-                        Parallel.forEach(parts) { part, range in
-                            let kernel = ClipKernel(
-                                engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
-                                sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
-                                low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
-                            var flagged = 0
-                            if let listed, let renewedBefore {
-                                var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
-                                flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
-                                let runs = Self.runs(in: range, chunkBins: e.chunkBins[part],
-                                                     renewedBefore: renewedBefore)
-                                flagged += kernel.sweep(runs, candidates: &list)
-                                listOut[part] = list.finish()
-                                sweptOut[part] = runs.reduce(0) { $0 + $1.count }
-                            } else if let listed {
-                                flagged = kernel.testListed(listed[part])
-                            } else if testing {
-                                var list = EntryList(capacity: max(1024, range.count / 8))
-                                flagged = kernel.sweep([range], candidates: &list)
-                                listOut[part] = list.finish()
-                                sweptOut[part] = range.count
-                            } else {
-                                // The part's flags are zero already, but their pages are not yet this
-                                // process's own: the test sweeps' first reads would map the shared zero
-                                // page, and every later flag cost a copy-on-write fault and a TLB
-                                // shootdown on each core. Written once here, by the worker that uses them.
-                                memset(flags.baseAddress! + range.lowerBound * e.slotsPerPixel, 0,
-                                       range.count * e.slotsPerPixel)
-                                kernel.accumulate(range)
-                            }
-                            // The few entries that did not fit in the slots: always tested in full.
-                            for o in e.overflowPartition[part] {
-                                let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
-                                let raw = px[p], n = Double(e.pixelNorm[p])
-                                let b = bin + (p & (lanes - 1)) * bins
-                                // As `ClipKernel.accumulate` sums: N and C of the entries left out only.
-                                if !testing && !(raw.isFinite && n > 0) {
-                                    kernel.sink.base[lanes * bins + b] += c * n
-                                    kernel.sink.base[2 * lanes * bins + b] += c
-                                    continue
-                                }
-                                guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
-                                let s = Double(e.dark.map { raw - $0[p] } ?? raw)
-                                let x = s / n
-                                if testing {
-                                    guard x < bands.low[bin] || x > bands.high[bin] else { continue }
-                                    flags[slotEntries + o] = 1
-                                    flagged += 1
-                                    kernel.sink.add(bin: b, c: c, s: s, n: n, sx: s * (s / n),
-                                                    variance: Double(max(raw, 1)))
-                                } else {
-                                    kernel.sink.base[b] += c * s
-                                    kernel.sink.base[3 * lanes * bins + b] += c * c * Double(max(raw, 1))
-                                    kernel.sink.base[4 * lanes * bins + b] += c * (s * (s / n))
-                                }
-                            }
-                            countOut[part] = flagged
+            outcomes.withUnsafeMutableBufferPointer { outcomeOut in
+                Parallel.forEach(parts) { part, range in
+                    let kernel = ClipKernel(
+                        engine: e, px: px.baseAddress!, flags: flags.baseAddress!,
+                        sink: ClipSink(base: all.baseAddress! + part * size, lanes: lanes, bins: bins),
+                        low: bands.low, high: bands.high, innerLow: bands.innerLow, innerHigh: bands.innerHigh)
+                    var flagged = 0
+                    if let listed, let renewedBefore {
+                        var list = EntryList(capacity: listed[part].entries.count + range.count / 8 + 1024)
+                        flagged = kernel.testListed(listed[part], keeping: &list, renewedBefore: renewedBefore)
+                        let runs = Self.runs(in: range, chunkBins: e.chunkBins[part], renewedBefore: renewedBefore)
+                        flagged += kernel.sweep(runs, candidates: &list)
+                        outcomeOut[part].list = list.finish()
+                        outcomeOut[part].swept = runs.reduce(0) { $0 + $1.count }
+                    } else if let listed {
+                        flagged = kernel.testListed(listed[part])
+                    } else if testing {
+                        var list = EntryList(capacity: max(1024, range.count / 8))
+                        flagged = kernel.sweep([range], candidates: &list)
+                        outcomeOut[part].list = list.finish()
+                        outcomeOut[part].swept = range.count
+                    } else {
+                        // The part's flags are zero already, but their pages are not yet this
+                        // process's own: the test sweeps' first reads would map the shared zero
+                        // page, and every later flag cost a copy-on-write fault and a TLB
+                        // shootdown on each core. Written once here, by the worker that uses them.
+                        memset(flags.baseAddress! + range.lowerBound * e.slotsPerPixel, 0,
+                               range.count * e.slotsPerPixel)
+                        kernel.accumulate(range)
+                    }
+                    // The few entries that did not fit in the slots: always tested in full.
+                    for o in e.overflowPartition[part] {
+                        let p = e.overflowPixel[o], c = Double(e.overflowShare[o]), bin = e.overflowBin[o]
+                        let raw = px[p], n = Double(e.pixelNorm[p])
+                        let b = bin + (p & (lanes - 1)) * bins
+                        // As `ClipKernel.accumulate` sums: N and C of the entries left out only.
+                        if !testing && !(raw.isFinite && n > 0) {
+                            kernel.sink.base[lanes * bins + b] += c * n
+                            kernel.sink.base[2 * lanes * bins + b] += c
+                            continue
+                        }
+                        guard raw.isFinite, flags[slotEntries + o] == 0, c != 0 else { continue }
+                        let s = Double(e.dark.map { raw - $0[p] } ?? raw)
+                        let x = s / n
+                        if testing {
+                            guard x < bands.low[bin] || x > bands.high[bin] else { continue }
+                            flags[slotEntries + o] = 1
+                            flagged += 1
+                            kernel.sink.add(bin: b, c: c, s: s, n: n, sx: s * (s / n),
+                                            variance: Double(max(raw, 1)))
+                        } else {
+                            kernel.sink.base[b] += c * s
+                            kernel.sink.base[3 * lanes * bins + b] += c * c * Double(max(raw, 1))
+                            kernel.sink.base[4 * lanes * bins + b] += c * (s * (s / n))
                         }
                     }
+                    outcomeOut[part].flagged = flagged
                 }
             }
         }
@@ -259,7 +254,8 @@ extension Passes {
                 }
             }
         }
-        return ClipStep(sums: result, count: counts.reduce(0, +), candidates: lists, sweptPixels: swept.reduce(0, +))
+        return ClipStep(sums: result, count: outcomes.reduce(0) { $0 + $1.flagged }, candidates: outcomes.map(\.list),
+                        sweptPixels: outcomes.reduce(0) { $0 + $1.swept })
     }
 
     /// The pixel ranges, merged, of the runs of `range` that hold a renewed bin; `chunkBins`
