@@ -819,7 +819,8 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
 
 /* What a probe child does: opens the file, lists it and opens every dataset with its type,
    space and filters, as the readers will, then leaves: status 0 when it got through (or libhdf5
-   refused the file, which the reader then reports), 3 when the groups cannot all be listed. A
+   refused the file, which the reader then reports), 5 when that refusal was for want of memory,
+   3 when the groups cannot all be listed. A
    file whose groups cannot all be listed is damaged where lookups by path go too: libhdf5 1.10
    then dereferences NULL looking up a name in such a group's symbol table (libFuzzer: H5Lexists,
    in H5F__accum_read). */
@@ -844,7 +845,13 @@ static void probe_and_leave(const char *path) {
     }
     char message[256];
     int64_t file = -1;
-    if (chdf5_file_open(path, &file, message, sizeof message) != 0) leave_child(0);
+    if (chdf5_file_open(path, &file, message, sizeof message) != 0) {
+        /* Refused for want of memory under the cap: the reader's own process, uncapped, could get
+           that memory and let libhdf5 read a damaged header into it (libFuzzer: a SEGV in H5Fopen,
+           H5O chunk deserialisation, in a long-running process): exit status 5. Any other refusal
+           the reader reports with libhdf5's own words. */
+        leave_child(strstr(message, "memory allocation failed") || strstr(message, "unable to allocate") ? 5 : 0);
+    }
     size_t needed = 0, unopened = 0;
     char probe[1];
     if (list_objects(file, probe, sizeof probe, &needed, &unopened, message, sizeof message) != 0) leave_child(3);
@@ -1048,6 +1055,11 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 4) {
         snprintf(error, cap, "libhdf5 cannot open an object the file links to: a damaged file");
+        return -1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
+        snprintf(error, cap, "opening the file, libhdf5 asks for more memory than a file of this size can "
+                 "justify (a header claims it): a damaged file");
         return -1;
     }
     return 0;
