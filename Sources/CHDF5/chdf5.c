@@ -204,6 +204,164 @@ static int unfiltered_chunks_consistent(hid_t dset, char *error, size_t cap) {
     return 0;
 }
 
+/* ---- The element size a chunked layout message stores ------------------------------------
+   A chunked dataset's layout message lists its chunk's dimensions and then the size of one element.
+   libhdf5 1.10 lays a chunk out in memory with that stored size but converts with the datatype's:
+   when the two differ (a damaged file) it copies from far past the chunk it decoded (libFuzzer:
+   elements stored as 32 bytes of a 4-byte float, a SEGV in H5VM_memcpyvv under H5Dread, in the
+   plain build too). libhdf5 1.14 compares them ("stored datatype size in chunk layout does not
+   match datatype description"); 1.10 does not and has no call that returns the stored size, so it
+   is read here from the dataset's object header (HDF5 File Format Specification 3.0, sections
+   IV.A.1 object headers and IV.A.2.i the data layout message). */
+
+/* `count` bytes (at most 8) as a little-endian unsigned integer. */
+static uint64_t little_endian(const unsigned char *bytes, unsigned count) {
+    uint64_t value = 0;
+    for (unsigned i = count; i > 0; i--) value = value << 8 | bytes[i - 1];
+    return value;
+}
+
+/* The element size in a layout message of `size` bytes: 1 with it, 0 when the message is not a
+   chunked layout this reading knows (libhdf5 itself refuses the versions it does not know). */
+static int layout_element_size(const unsigned char *message, size_t size, unsigned address_bytes,
+                               uint64_t *element) {
+    if (size < 3) return 0;
+    size_t dims_at = 0;
+    unsigned ndims = 0, dim_bytes = 4;
+    switch (message[0]) {
+    case 1:
+    case 2: /* version, dimensionality, class, five reserved bytes, address, 32-bit dimensions */
+        if (message[2] != H5D_CHUNKED) return 0;
+        ndims = message[1];
+        dims_at = 8 + address_bytes;
+        break;
+    case 3: /* version, class, dimensionality, address, 32-bit dimensions */
+        if (message[1] != H5D_CHUNKED) return 0;
+        ndims = message[2];
+        dims_at = 3 + address_bytes;
+        break;
+    case 4:
+    case 5: /* version, class, flags, dimensionality, bytes per dimension, dimensions */
+        if (size < 5 || message[1] != H5D_CHUNKED) return 0;
+        ndims = message[3];
+        dim_bytes = message[4];
+        dims_at = 5;
+        if (dim_bytes < 1 || dim_bytes > 8) return 0;
+        break;
+    default:
+        return 0;
+    }
+    if (ndims < 2 || dims_at + (size_t)ndims * dim_bytes > size) return 0;
+    *element = little_endian(message + dims_at + (size_t)(ndims - 1) * dim_bytes, dim_bytes);
+    return 1;
+}
+
+/* One block of an object header's messages: where it is and how its messages are framed. */
+typedef struct {
+    uint64_t address;
+    uint64_t length;
+} header_block;
+
+/* The element size the dataset's layout message stores: 1 with it, 0 when it cannot be found
+   (another file driver, an unreadable header: libhdf5's own reading then decides). */
+static int stored_element_size(hid_t dset, uint64_t *element) {
+    haddr_t header = HADDR_UNDEF;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t object;
+    if (H5Oget_info3(dset, &object, H5O_INFO_BASIC) < 0 ||
+        H5VLnative_token_to_addr(dset, object.token, &header) < 0) return 0;
+#else
+    H5O_info_t object;
+    if (H5Oget_info2(dset, &object, H5O_INFO_BASIC) < 0) return 0;
+    header = object.addr;
+#endif
+    hid_t file = H5Iget_file_id(dset);
+    if (file < 0) return 0;
+    int *descriptor = NULL;
+    hsize_t base = 0;
+    size_t address_bytes = 0, length_bytes = 0;
+    hid_t access = H5Fget_access_plist(file);
+    hid_t creation = H5Fget_create_plist(file);
+    int usable = access >= 0 && creation >= 0 && H5Pget_driver(access) == H5FD_SEC2 &&
+                 H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&descriptor) >= 0 && descriptor &&
+                 H5Pget_userblock(creation, &base) >= 0 &&
+                 H5Pget_sizes(creation, &address_bytes, &length_bytes) >= 0 &&
+                 address_bytes >= 1 && address_bytes <= 8 && length_bytes >= 1 && length_bytes <= 8;
+    int fd = usable ? *descriptor : -1;
+    if (access >= 0) H5Pclose(access);
+    if (creation >= 0) H5Pclose(creation);
+    H5Fclose(file);
+    if (fd < 0 || header == HADDR_UNDEF) return 0;
+
+    unsigned char prefix[32];
+    if (pread(fd, prefix, sizeof prefix, (off_t)(base + header)) < 16) return 0;
+    int version2 = memcmp(prefix, "OHDR", 4) == 0;
+    header_block blocks[64];
+    int count = 0;
+    unsigned creation_order = 0;
+    if (version2) { /* "OHDR", version, flags, [times], [attribute phase], size of chunk 0 */
+        unsigned flags = prefix[5];
+        size_t at = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
+        unsigned width = 1u << (flags & 3);
+        creation_order = flags & 0x04 ? 2 : 0;
+        blocks[count++] = (header_block){header + at + width, little_endian(prefix + at, width)};
+    } else if (prefix[0] == 1) { /* version, reserved, messages, references, size; aligned to 8 */
+        blocks[count++] = (header_block){header + 16, little_endian(prefix + 8, 4)};
+    } else {
+        return 0;
+    }
+    size_t message_header = version2 ? 4 + creation_order : 8;
+    int found = 0;
+    for (int next = 0; next < count && !found; next++) {
+        header_block block = blocks[next];
+        if (block.length > (1u << 20)) return 0; /* object headers hold kilobytes */
+        unsigned char *bytes = malloc(block.length ? block.length : 1);
+        if (!bytes) return 0;
+        if (pread(fd, bytes, block.length, (off_t)(base + block.address)) != (ssize_t)block.length) {
+            free(bytes);
+            return 0;
+        }
+        size_t at = 0;
+        while (at + message_header <= block.length && !found) {
+            unsigned type = version2 ? bytes[at] : (unsigned)little_endian(bytes + at, 2);
+            size_t size = (size_t)little_endian(bytes + at + (version2 ? 1 : 2), 2);
+            const unsigned char *body = bytes + at + message_header;
+            if (at + message_header + size > block.length) break;
+            if (type == 0x0008) {
+                found = layout_element_size(body, size, (unsigned)address_bytes, element);
+                if (!found) break;
+            } else if (type == 0x0010 && size >= address_bytes + length_bytes && count < 64) {
+                /* A continuation: v2 blocks open with "OCHK" and close with a checksum. */
+                uint64_t address = little_endian(body, (unsigned)address_bytes);
+                uint64_t length = little_endian(body + address_bytes, (unsigned)length_bytes);
+                if (version2 && length >= 8) blocks[count++] = (header_block){address + 4, length - 8};
+                if (!version2) blocks[count++] = (header_block){address, length};
+            }
+            at += message_header + size;
+        }
+        free(bytes);
+    }
+    return found;
+}
+
+/* 0 when a chunked dataset's layout stores its datatype's element size (or it cannot be told),
+   -1 with the reason. */
+static int chunk_element_size_consistent(hid_t dset, char *error, size_t cap) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (layout != H5D_CHUNKED) return 0;
+    uint64_t stored = 0;
+    if (!stored_element_size(dset, &stored)) return 0;
+    hid_t type = H5Dget_type(dset);
+    size_t element = type >= 0 ? H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    if (element == 0 || stored == element) return 0;
+    snprintf(error, cap, "its chunk layout stores elements of %llu bytes, its datatype %zu: a damaged file",
+             (unsigned long long)stored, element);
+    return -1;
+}
+
 int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *error, size_t cap) {
     HOLD_SHIM_LOCK();
     quiet();
@@ -264,6 +422,7 @@ int chdf5_dataset_info_get(int64_t dataset_id, chdf5_dataset_info *info, char *e
         }
         H5Pclose(dcpl);
     }
+    if (chunk_element_size_consistent(dset, error, cap) != 0) return -1;
     if (unfiltered_chunks_consistent(dset, error, cap) != 0) return -1;
     H5Eclear2(H5E_DEFAULT);
     return 0;

@@ -257,9 +257,18 @@ public struct HDF5Image: ImageSource {
         func join(_ base: String, _ name: String) -> String {
             name.hasPrefix("/") ? name : (base == "/" ? "/" : base + "/") + name
         }
+        // A dataset libhdf5 lists but the reader refuses (a damaged layout, say) is not an image;
+        // when nothing else is, the first refusal is the message.
+        var firstRefusal: String?
         func isImage(_ name: String) -> [Int]? {
-            guard let d = try? HDF5Dataset(file: file, name: name),
-                  d.info.type_class == Int32(CHDF5_CLASS_INTEGER) || d.info.type_class == Int32(CHDF5_CLASS_FLOAT),
+            let d: HDF5Dataset
+            do {
+                d = try HDF5Dataset(file: file, name: name)
+            } catch {
+                if firstRefusal == nil { firstRefusal = (error as? BeamlineError)?.message ?? "\(error)" }
+                return nil
+            }
+            guard d.info.type_class == Int32(CHDF5_CLASS_INTEGER) || d.info.type_class == Int32(CHDF5_CLASS_FLOAT),
                   d.dims.count == 2 || d.dims.count == 3, d.dims.suffix(2).allSatisfy({ $0 >= 8 }) else { return nil }
             return d.dims
         }
@@ -302,6 +311,9 @@ public struct HDF5Image: ImageSource {
         }
         if candidates.count == 1 {
             return ([candidates[0].path], "the only image dataset in the file")
+        }
+        if candidates.isEmpty, let firstRefusal {
+            throw BeamlineError(path: path, "no readable 2D or 3D numeric dataset in the file; \(firstRefusal)")
         }
         if candidates.isEmpty {
             throw BeamlineError(path: path, "no 2D or 3D numeric dataset in the file (no NeXus default, no /entry/data/data)")

@@ -59,9 +59,13 @@ struct BadInputTests {
         // buffer to read the one number (the read then failed, and the field was quietly skipped).
         expectError(TestFiles.fixture("fuzz/hdf5-4gb-float-type.h5"),
                     containing: ["y_pixel_size' claims 4294967295-byte floats", "damaged"])
-        // Chunks of 1 × 32 × 262144 for a 1 × 32 × 32 frame that cannot grow: libhdf5 wrote past
-        // the frame's buffer reading it (SIGSEGV in the plain build too).
+        // Chunks of 1 × 32 × 262144 for a 1 × 32 × 32 frame that cannot grow, and 32-byte elements
+        // stored for a 4-byte float: libhdf5 wrote past the frame's buffer reading it (SIGSEGV in
+        // the plain build too). The element size is what broke the read (see below); the same
+        // file with 4-byte elements stored (patched by hand) is refused for its chunk shape.
         expectError(TestFiles.fixture("fuzz/hdf5-chunk-beyond-extent.h5"),
+                    containing: ["chunk layout stores elements of 32 bytes, its datatype 4", "damaged"])
+        expectError(TestFiles.fixture("fuzz/hdf5-chunk-beyond-fixed-extent.h5"),
                     containing: ["chunks of 262144 along dimension 2, which cannot exceed 32", "damaged"])
         // An object header claiming 4 GB: libhdf5 allocated it to open the object, listing the file
         // (the open then failed, and the listing passed over the object). The probe child, its
@@ -81,6 +85,12 @@ struct BadInputTests {
         // The reader no longer opens a file the child could not open for want of memory.
         expectError(TestFiles.fixture("fuzz/hdf5-open-needs-huge-buffer.h5"),
                     containing: ["more memory than a file of this size can justify", "damaged"])
+        // The first file above with a dimension that can grow (so its chunk shape is legal): the
+        // 32-byte elements alone made libhdf5 1.10 lay the decoded chunk out with the one size and
+        // copy with the other, reading far past it (SIGSEGV in H5Dread, the plain build too). The
+        // stored size is read from the object header.
+        expectError(TestFiles.fixture("fuzz/hdf5-chunk-element-size.h5"),
+                    containing: ["chunk layout stores elements of 32 bytes, its datatype 4", "damaged"])
     }
 
     /// h5py's file of three 100×70 frames in 32×32 chunks, of which only the first was written:
