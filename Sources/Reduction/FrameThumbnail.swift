@@ -37,43 +37,34 @@ public enum FrameThumbnail {
                     level.withUnsafeMutableBufferPointer { levelOut in
                         colour.withUnsafeMutableBufferPointer { colourOut in
                             Parallel.forEachChunk(h) { _, rows in
-                                // Each thumbnail row from its band of frame rows, read in order: every
-                                // block's running tallies side by side, one frame row at a time.
-                                var sum = [Double](repeating: 0, count: w)
-                                var finite = [Int](repeating: 0, count: w), sharedCount = finite
-                                var invalidCount = finite, spotCount = finite
+                                // One block at a time, its tallies in registers; a band of `factor`
+                                // frame rows stays in cache while its blocks are taken left to right.
                                 for ty in rows {
-                                    for tx in 0..<w {
-                                        sum[tx] = 0
-                                        finite[tx] = 0
-                                        sharedCount[tx] = 0
-                                        invalidCount[tx] = 0
-                                        spotCount[tx] = 0
-                                    }
-                                    for y in ty * factor..<min(height, (ty + 1) * factor) {
-                                        for tx in 0..<w {
-                                            for x in tx * factor..<min(width, (tx + 1) * factor) {
-                                                let i = y * width + x
-                                                if hasSpots && spotMask[i] != 0 { spotCount[tx] += 1; continue }
-                                                if hasShared && sharedMask[i] != 0 { sharedCount[tx] += 1; continue }
+                                    let yRange = ty * factor ..< min(height, (ty + 1) * factor)
+                                    for tx in 0 ..< w {
+                                        let xRange = tx * factor ..< min(width, (tx + 1) * factor)
+                                        var sum = 0.0
+                                        var finite = 0, sharedCount = 0, invalidCount = 0, spotCount = 0
+                                        for y in yRange {
+                                            for i in y * width + xRange.lowerBound ..< y * width + xRange.upperBound {
+                                                if hasSpots && spotMask[i] != 0 { spotCount += 1; continue }
+                                                if hasShared && sharedMask[i] != 0 { sharedCount += 1; continue }
                                                 let v = pixels[i]
                                                 if v.isFinite {
-                                                    sum[tx] += Double(max(v, 0))
-                                                    finite[tx] += 1
+                                                    sum += Double(max(v, 0))
+                                                    finite += 1
                                                 } else {
-                                                    invalidCount[tx] += 1
+                                                    invalidCount += 1
                                                 }
                                             }
                                         }
-                                    }
-                                    for tx in 0..<w {
                                         let t = ty * w + tx
-                                        levelOut[t] = log1p(finite[tx] > 0 ? sum[tx] / Double(finite[tx]) : 0)
-                                        if spotCount[tx] > 0 {
+                                        levelOut[t] = log1p(finite > 0 ? sum / Double(finite) : 0)
+                                        if spotCount > 0 {
                                             colourOut[t] = spot
-                                        } else if Double(sharedCount[tx]) >= block / 2 {
+                                        } else if Double(sharedCount) >= block / 2 {
                                             colourOut[t] = shared
-                                        } else if Double(invalidCount[tx]) >= block / 2 {
+                                        } else if Double(invalidCount) >= block / 2 {
                                             colourOut[t] = invalid
                                         }
                                     }

@@ -20,6 +20,29 @@ import Testing
         #expect(plate.width == width && plate.height == height)
     }
 
+    /// The vectorised pass that sets invalid pixels to NaN against `reason(for:)`, pixel by pixel:
+    /// every combination of rules, lengths that leave a tail after the eight-pixel blocks.
+    @Test(arguments: [0, 1, 7, 8, 9, 63, 1001])
+    func invalidateFollowsTheRules(count: Int) {
+        let special: [Float] = [0, -0.0, -1, -65535, 65535, 1, .infinity, -.infinity, .nan, 42, 0.5]
+        let pixels = (0 ..< count).map { i in i % 3 == 0 ? special[(i / 3) % special.count] : Float(i % 50) - 7 }
+        for rules in 0 ..< 16 {
+            let validity = DetectorValidity(zeroIsUnread: rules & 1 != 0, negativeIsMarker: rules & 2 != 0,
+                                            marker: rules & 4 != 0 ? 65535 : nil, dummy: rules & 8 != 0 ? 42 : nil)
+            var values = pixels
+            let changed = validity.invalidate(&values)
+            var expectedChanged = 0, mismatches = 0
+            for (before, after) in zip(pixels, values) {
+                let invalid = before.isFinite && validity.reason(for: before) != nil
+                if invalid { expectedChanged += 1 }
+                let right = invalid ? after.isNaN : (after == before || (after.isNaN && before.isNaN))
+                if !right { mismatches += 1 }
+            }
+            #expect(mismatches == 0, "rules \(rules)")
+            #expect(changed == expectedChanged, "rules \(rules)")
+        }
+    }
+
     @Test func unionIsThePixelwiseOr() throws {
         var state: UInt64 = 7
         func next() -> UInt8 {
