@@ -80,15 +80,42 @@ public enum Selection {
         return (median, select(values, k))
     }
 
-    static func countedMedianAndDeviation(_ values: UnsafeMutableBufferPointer<Float>, k: Int,
-                                          histogram: inout [Int32]) -> (median: Float, deviation: Float)? {
+    /// The smallest and largest of `values` and whether all are integers, eight values at a time
+    /// (the scalar loop called `truncf` for every value). An integer test without rounding calls:
+    /// below 2²³ in magnitude, adding and taking away 2²³ rounds a value to an integer, which
+    /// leaves integers unchanged; from 2²³ up every Float is an integer. NaN is not an integer.
+    static func extentAndIntegrality(_ values: UnsafeMutableBufferPointer<Float>)
+        -> (lowest: Float, highest: Float, integral: Bool) {
         let n = values.count
-        var lowest = Float.infinity, highest = -Float.infinity, integral = true
-        for v in values {
+        guard let base = values.baseAddress else { return (.infinity, -.infinity, true) }
+        let shift = SIMD8<Float>(repeating: 8_388_608)
+        var low = SIMD8<Float>(repeating: .infinity), high = SIMD8<Float>(repeating: -.infinity)
+        var fractional = SIMDMask<SIMD8<Int32>>()
+        var i = 0
+        while i &+ 8 <= n {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
+            low.replace(with: v, where: v .< low)
+            high.replace(with: v, where: v .> high)
+            let magnitude = v.replacing(with: -v, where: v .< 0)
+            fractional .|= (magnitude .< shift) .& ((magnitude + shift) - shift .!= magnitude)
+            fractional .|= v .!= v  // NaN: not an integer, as in the scalar test
+            i &+= 8
+        }
+        var lowest = low.min(), highest = high.max(), integral = !any(fractional)
+        while i < n {
+            let v = base[i]
             lowest = min(lowest, v)
             highest = max(highest, v)
             integral = integral && v == v.rounded(.towardZero)
+            i &+= 1
         }
+        return (lowest, highest, integral)
+    }
+
+    static func countedMedianAndDeviation(_ values: UnsafeMutableBufferPointer<Float>, k: Int,
+                                          histogram: inout [Int32]) -> (median: Float, deviation: Float)? {
+        let n = values.count
+        let (lowest, highest, integral) = extentAndIntegrality(values)
         // Integers below 2²⁴ in magnitude: their differences are exact in Float too.
         guard integral, lowest >= -16_777_216, highest <= 16_777_216, n >= 64 else { return nil }
         let width = 2 * n + 1024

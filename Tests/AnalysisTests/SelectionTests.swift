@@ -1,4 +1,4 @@
-import BeamlineNumerics
+@testable import BeamlineNumerics
 import BeamlineSupport
 import Testing
 
@@ -22,6 +22,35 @@ struct SelectionTests {
                     #expect(chosen == sorted[k], "size \(size), k \(k)")
                     #expect(values[..<k].allSatisfy { $0 <= chosen } && values[k...].allSatisfy { $0 >= chosen })
                     #expect(values.sorted() == sorted, "the values are only rearranged")
+                }
+            }
+        }
+    }
+
+    /// The vectorised extent and integer test against the scalar definition: values near 2²³
+    /// and 2²⁴ where Float spacing reaches 1 and 2, halves, negatives, infinities and NaN, in the
+    /// eight-value blocks and in the tail.
+    @Test func extentAndIntegralityFollowTheDefinition() {
+        let edge: Float = 8_388_608
+        let specials: [Float] = [edge - 1, edge - 0.5, edge, edge + 1, 2 * edge + 2, -edge + 0.5, -0.5, 0.5, -0.0,
+                                 .infinity, -.infinity, .nan, 1e-30, 3, -3, 16_777_216, 16_777_218]
+        var generator = SplitMix(seed: 77)
+        for count in [1, 7, 8, 9, 16, 17, 40] {
+            for trial in 0 ..< 60 {
+                var values = (0 ..< count).map { _ in Float(generator.next() % 2000) - 1000 }
+                if trial > 0 { values[Int(generator.next() % UInt64(count))] = specials[trial % specials.count] }
+                if trial > 30 { values[Int(generator.next() % UInt64(count))] = specials[(trial * 7) % specials.count] }
+                var lowest = Float.infinity, highest = -Float.infinity, integral = true
+                for v in values {
+                    lowest = min(lowest, v)
+                    highest = max(highest, v)
+                    integral = integral && v == v.rounded(.towardZero)
+                }
+                var copy = values
+                let found = copy.withUnsafeMutableBufferPointer { Selection.extentAndIntegrality($0) }
+                #expect(found.integral == integral, "\(values)")
+                if !values.contains(where: \.isNaN) {
+                    #expect(found.lowest == lowest && found.highest == highest, "\(values)")
                 }
             }
         }
