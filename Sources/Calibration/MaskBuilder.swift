@@ -123,7 +123,11 @@ public enum MaskBuilder {
                 partCounts.withUnsafeMutableBufferPointer { countsOut in
                     Parallel.forEachChunk(n, parts: parts) { part, range in
                         var local = [Int](repeating: 0, count: bins)
-                        for i in range where ring[i] != unassigned && pixels[i].isFinite { local[Int(ring[i])] += 1 }
+                        local.withUnsafeMutableBufferPointer { local in
+                            for i in range where ring[i] != unassigned && pixels[i].isFinite {
+                                local[Int(ring[i])] &+= 1
+                            }
+                        }
                         countsOut[part] = local
                     }
                 }
@@ -145,12 +149,17 @@ public enum MaskBuilder {
         var values = [Float](unsafeUninitializedCapacity: start[bins]) { out, initialized in
             rings.ring.withUnsafeBufferPointer { ring in
                 frame.pixels.withUnsafeBufferPointer { pixels in
+                    // Pointers in locals: through the closures' contexts, the output's and the
+                    // cursors' addresses were loaded again for every pixel.
+                    guard let gathered = out.baseAddress else { return }
                     Parallel.forEachChunk(n, parts: parts) { part, range in
                         var cursor = partStart[part]
-                        for i in range where ring[i] != unassigned && pixels[i].isFinite {
-                            let b = Int(ring[i])
-                            out[cursor[b]] = pixels[i]
-                            cursor[b] += 1
+                        cursor.withUnsafeMutableBufferPointer { cursor in
+                            for i in range where ring[i] != unassigned && pixels[i].isFinite {
+                                let b = Int(ring[i])
+                                gathered[cursor[b]] = pixels[i]
+                                cursor[b] &+= 1
+                            }
                         }
                     }
                 }
