@@ -78,11 +78,24 @@ public enum MaskBuilder {
         var out = mask
         var offsets: [(Int, Int)] = []
         for dy in -pixels ... pixels { for dx in -pixels ... pixels where dx * dx + dy * dy <= pixels * pixels { offsets.append((dx, dy)) } }
-        for y in 0 ..< h {
-            for x in 0 ..< w where mask.values[y * w + x] != 0 {
-                for (dx, dy) in offsets {
-                    let nx = x + dx, ny = y + dy
-                    if nx >= 0, ny >= 0, nx < w, ny < h { out.values[ny * w + nx] = 1 }
+        func spread(from x: Int, _ y: Int) {
+            for (dx, dy) in offsets {
+                let nx = x + dx, ny = y + dy
+                if nx >= 0, ny >= 0, nx < w, ny < h { out.values[ny * w + nx] = 1 }
+            }
+        }
+        // A spot mask is almost all zeros: eight pixels at a time are passed over while all are 0.
+        mask.values.withUnsafeBytes { values in
+            for y in 0 ..< h {
+                let row = y * w
+                var x = 0
+                while x < w {
+                    if x + 8 <= w, values.loadUnaligned(fromByteOffset: row + x, as: UInt64.self) == 0 {
+                        x += 8
+                        continue
+                    }
+                    if values[row + x] != 0 { spread(from: x, y) }
+                    x += 1
                 }
             }
         }
@@ -195,8 +208,10 @@ public enum MaskBuilder {
         mask.values.withUnsafeMutableBufferPointer { out in
             rings.ring.withUnsafeBufferPointer { ring in
                 frame.pixels.withUnsafeBufferPointer { pixels in
-                    Parallel.forEachChunk(n) { _, chunk in
-                        for i in chunk where ring[i] != unassigned && pixels[i] > limit[Int(ring[i])] { out[i] = 1 }
+                    limit.withUnsafeBufferPointer { limit in
+                        Parallel.forEachChunk(n) { _, chunk in
+                            for i in chunk where ring[i] != unassigned && pixels[i] > limit[Int(ring[i])] { out[i] = 1 }
+                        }
                     }
                 }
             }

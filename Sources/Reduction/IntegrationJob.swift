@@ -176,12 +176,17 @@ public struct IntegrationJob {
             let count = frame.pixels.count
             let values = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
                 frame.pixels.withUnsafeBufferPointer { pixels in
+                    // Flags combined with `|`, not `||`, and the addresses in locals: vectorised.
+                    guard let mask = out.baseAddress, let values = pixels.baseAddress else { return }
                     if let shared = prepared.staticMask?.values {
                         shared.withUnsafeBufferPointer { shared in
-                            for i in 0 ..< count { out[i] = shared[i] != 0 || !pixels[i].isFinite ? 1 : 0 }
+                            guard let under = shared.baseAddress else { return }
+                            for i in 0 ..< count {
+                                mask[i] = (under[i] != 0 ? 1 : 0) | (values[i].magnitude < .infinity ? 0 : 1)
+                            }
                         }
                     } else {
-                        for i in 0 ..< count { out[i] = pixels[i].isFinite ? 0 : 1 }
+                        for i in 0 ..< count { mask[i] = values[i].magnitude < .infinity ? 0 : 1 }
                     }
                 }
                 initialized = count

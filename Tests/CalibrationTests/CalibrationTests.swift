@@ -130,6 +130,36 @@ struct MaskTests {
         #expect(MaskBuilder.grow(dot, by: 2).maskedCount == 13)
     }
 
+    /// Growing a sparse mask (spots at edges and corners, widths that are not multiples of eight,
+    /// so that the eight-pixel skipping meets row ends) against the definition: every pixel within
+    /// the radius of a masked one.
+    @Test(arguments: [(13, 7), (16, 9), (33, 21), (1, 5), (64, 3)])
+    func growIsTheDiscAroundEachMaskedPixel(width: Int, height: Int) {
+        var state: UInt64 = UInt64(width * 1000 + height)
+        for radius in [1, 2, 3] {
+            var mask = Mask(width: width, height: height)
+            for i in 0 ..< width * height {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                if state >> 58 == 0 || i == 0 || i == width * height - 1 { mask.values[i] = UInt8(1 + (state >> 56) % 3) }
+            }
+            let grown = MaskBuilder.grow(mask, by: radius)
+            var mismatches = 0
+            for y in 0 ..< height {
+                for x in 0 ..< width {
+                    var near = mask.values[y * width + x] != 0
+                    for dy in -radius ... radius {
+                        for dx in -radius ... radius where dx * dx + dy * dy <= radius * radius {
+                            let nx = x + dx, ny = y + dy
+                            if nx >= 0, ny >= 0, nx < width, ny < height, mask.values[ny * width + nx] != 0 { near = true }
+                        }
+                    }
+                    if (grown.values[y * width + x] != 0) != near { mismatches += 1 }
+                }
+            }
+            #expect(mismatches == 0, "radius \(radius)")
+        }
+    }
+
     /// Spots planted on a ring image are all found, and few ring pixels are lost.
     @Test func diamondSpots() throws {
         let geometry = try DetectorGeometry(fit2d: FIT2DGeometry(directDistance: 200, centerX: 400, centerY: 380, pixelX: 150, pixelY: 150,
