@@ -1014,7 +1014,10 @@ static void probe_and_leave(const char *path, int report) {
            that memory and let libhdf5 read a damaged header into it (libFuzzer: a SEGV in H5Fopen,
            H5O chunk deserialisation, in a long-running process): exit status 5. Any other refusal
            is passed back in libhdf5's own words (a truncated file says so). */
-        if (strstr(message, "memory allocation failed") || strstr(message, "unable to allocate")) leave_child(5);
+        if (strstr(message, "memory allocation failed") || strstr(message, "unable to allocate") ||
+            strstr(message, "null after H5MM_realloc")) {
+            leave_child(5);
+        }
         if (report >= 0) {
             size_t length = strnlen(message, probe_message_bytes - 1);
             if (write(report, message, length) < 0) leave_child(6);
