@@ -1276,6 +1276,13 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
                  "justify (a header claims it): a damaged file");
         return -1;
     }
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        /* Not one of the child's own statuses: something in it ended the process (a sanitizer
+           runtime's out-of-memory report does, where a plain allocation would return NULL). */
+        snprintf(error, cap, "opening the file's datasets ended the probe process (exit status %d): a damaged file",
+                 WEXITSTATUS(status));
+        return -1;
+    }
     return 0;
 }
 
