@@ -225,13 +225,14 @@ public enum MaskBuilder {
 public struct RingIndex: Sendable {
     /// The ring of a pixel left out.
     public static let unassigned = UInt16.max
-    /// Per pixel, row-major.
-    public var ring: [UInt16]
+    /// Per pixel, row-major: in memory of its own, or in the mapping of the engine file it is
+    /// stored beside (24 MB for a 3450² plate, not copied for every image).
+    public var ring: EngineArray<UInt16>
     public var count: Int
 
     /// Rings as stored (an engine file's attachment); throws unless every value is a ring below
     /// `count` or `unassigned`, so that a damaged file cannot send the spot search outside its tables.
-    public init(ring: [UInt16], count: Int) throws {
+    public init(ring: EngineArray<UInt16>, count: Int) throws {
         guard count > 0, count < Int(RingIndex.unassigned) else {
             throw BeamlineError("ring index of \(count) rings: out of range")
         }
@@ -261,7 +262,7 @@ public struct RingIndex: Sendable {
             let step = (hi - lo) / Double(rings) * (1 + 1e-9)
             for i in 0 ..< n where taking[i] { ring[i] = UInt16(min(rings - 1, Int((radial[i] - lo) / step))) }
         }
-        self.ring = ring
+        self.ring = EngineArray(ring)
         count = lo < hi ? rings : 0
     }
 }

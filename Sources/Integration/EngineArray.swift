@@ -4,20 +4,21 @@ import Foundation
 /// allocated or in a read-only mapping of an engine file.
 ///
 /// A mapped engine costs no copy and no fresh memory: the pages are the file's pages in the
-/// page cache, shared by every process of a run that maps the same file.
-struct EngineArray<Element>: RandomAccessCollection, @unchecked Sendable {
+/// page cache, shared by every process of a run that maps the same file. Public for the
+/// per-pixel arrays stored beside an engine (`IntegrationEngine.load`'s attachments).
+public struct EngineArray<Element>: RandomAccessCollection, @unchecked Sendable {
     private let owner: EngineMemoryOwner?
     let baseAddress: UnsafePointer<Element>?
-    let count: Int
+    public let count: Int
 
-    var startIndex: Int { 0 }
-    var endIndex: Int { count }
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
 
     @inline(__always)
-    subscript(position: Int) -> Element { baseAddress.unsafelyUnwrapped[position] }
+    public subscript(position: Int) -> Element { baseAddress.unsafelyUnwrapped[position] }
 
     /// A copy of `values` in memory of its own.
-    init(_ values: [Element]) {
+    public init(_ values: [Element]) {
         count = values.count
         guard !values.isEmpty else {
             owner = nil
@@ -64,7 +65,7 @@ struct EngineArray<Element>: RandomAccessCollection, @unchecked Sendable {
         baseAddress = count > 0 ? address.assumingMemoryBound(to: Element.self) : nil
     }
 
-    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: baseAddress, count: count))
     }
 }

@@ -37,7 +37,7 @@ extension IntegrationEngine {
     /// Writes the engine (and the caller's per-pixel `attachments`) to `path` atomically.
     /// `key` identifies everything the engine was built from; `load` returns the engine
     /// only to a caller that asks with the same key.
-    public func write(to path: String, key: String, attachments: [String: [UInt16]] = [:]) throws {
+    public func write(to path: String, key: String, attachments: [String: EngineArray<UInt16>] = [:]) throws {
         let names = attachments.keys.sorted()
         var lengths: [String: Int] = [
             "radialCenters": radialCenters.count, "azimuthCenters": azimuthCenters.count,
@@ -87,7 +87,7 @@ extension IntegrationEngine {
     /// The per-pixel arrays stay in the file's read-only mapping (see `EngineArray`); the file
     /// may be replaced by a new one meanwhile (writers rename), never changed in place.
     public static func load(from path: String, key: String) throws -> (engine: IntegrationEngine,
-                                                                       attachments: [String: [UInt16]])? {
+                                                                       attachments: [String: EngineArray<UInt16>])? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var status = stat()
@@ -137,8 +137,9 @@ extension IntegrationEngine {
             overflowShare: reader.array(count: length("overflowShare")),
             pixelNorm: reader.mapped(count: length("pixelNorm")), binNorm: reader.array(count: length("binNorm")),
             binCount: reader.array(count: length("binCount")), dark: reader.mapped(count: length("dark")))
-        var attachments: [String: [UInt16]] = [:]
-        for name in header.attachments { attachments[name] = try reader.array(count: length("attachment." + name)) }
+        // In the mapping too, not copied: a 3450² plate's spot rings are 24 MB.
+        var attachments: [String: EngineArray<UInt16>] = [:]
+        for name in header.attachments { attachments[name] = try reader.mapped(count: length("attachment." + name)) }
         return (engine, attachments)
     }
 

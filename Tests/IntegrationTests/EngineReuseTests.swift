@@ -187,10 +187,10 @@ struct EngineReuseTests {
         let dark = [Float](repeating: 3, count: 250 * 200)
         let engine = try IntegrationEngine(geometry: Self.geometry, settings: settings, dark: dark)
         let path = try Self.scratch(method.rawValue) + "/run.engine"
-        try engine.write(to: path, key: "k1", attachments: ["rings": [1, 2, 3]])
+        try engine.write(to: path, key: "k1", attachments: ["rings": EngineArray([1, 2, 3])])
         let pixels = Self.spottyFrame(seed: 9)
         let loaded = try #require(try IntegrationEngine.load(from: path, key: "k1"))
-        #expect(loaded.attachments["rings"] == [1, 2, 3])
+        #expect(loaded.attachments["rings"].map(Array.init) == [1, 2, 3])
         for clip in [nil, SigmaClip(threshold: 3)] {
             let a = try engine.integrate(pixels, sigmaClip: clip), b = try loaded.engine.integrate(pixels, sigmaClip: clip)
             #expect(a.intensity == b.intensity && a.sigma == b.sigma && a.count == b.count && a.radial == b.radial)
