@@ -293,8 +293,9 @@ static int stored_element_size(hid_t dset, uint64_t *element) {
     H5Fclose(file);
     if (fd < 0 || header == HADDR_UNDEF) return 0;
 
-    unsigned char prefix[32];
-    if (pread(fd, prefix, sizeof prefix, (off_t)(base + header)) < 16) return 0;
+    unsigned char prefix[64];
+    ssize_t got = pread(fd, prefix, sizeof prefix, (off_t)(base + header));
+    if (got < 16) return 0;
     int version2 = memcmp(prefix, "OHDR", 4) == 0;
     header_block blocks[64];
     int count = 0;
@@ -303,6 +304,7 @@ static int stored_element_size(hid_t dset, uint64_t *element) {
         unsigned flags = prefix[5];
         size_t at = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
         unsigned width = 1u << (flags & 3);
+        if ((size_t)got < at + width) return 0; /* at most 34 bytes: the prefix holds them */
         creation_order = flags & 0x04 ? 2 : 0;
         blocks[count++] = (header_block){header + at + width, little_endian(prefix + at, width)};
     } else if (prefix[0] == 1) { /* version, reserved, messages, references, size; aligned to 8 */
