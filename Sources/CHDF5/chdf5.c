@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -983,14 +984,15 @@ enum { probe_message_bytes = 256 };
 
 /* What a probe child does: opens the file, lists it and opens every dataset with its type,
    space and filters, as the readers will, then leaves: status 0 when it got through, 6 when
-   libhdf5 refused to open the file (its words written to `report`: the reader does not open
+   libhdf5 refused to open the file (its words copied into `report`, memory shared with the
+   parent that holds no descriptor: the reader does not open
    such a file itself, for libhdf5 parses a damaged file differently in a process with another
    history: a refusal here was a SEGV in a long-running fuzzer), 5 when that refusal was for want
    of memory, 3 when the groups cannot all be listed. A
    file whose groups cannot all be listed is damaged where lookups by path go too: libhdf5 1.10
    then dereferences NULL looking up a name in such a group's symbol table (libFuzzer: H5Lexists,
    in H5F__accum_read). */
-static void probe_and_leave(const char *path, int report) {
+static void probe_and_leave(const char *path, char *report) {
     /* Opening and listing a file takes megabytes. A damaged object header or heap can claim
        gigabytes, which libhdf5 allocates before reading (libFuzzer: 4 GB for a 13 kB file, in
        H5O_protect): here, with the address space capped at 1 GB above what this child
@@ -1020,9 +1022,10 @@ static void probe_and_leave(const char *path, int report) {
             strstr(message, "null after H5MM_realloc")) {
             leave_child(5);
         }
-        if (report >= 0) {
+        if (report) {
             size_t length = strnlen(message, probe_message_bytes - 1);
-            if (write(report, message, length) < 0) leave_child(6);
+            memcpy(report, message, length);
+            report[length] = 0;
         }
         leave_child(6);
     }
@@ -1071,16 +1074,19 @@ typedef struct {
     char message[probe_message_bytes]; /* NUL-terminated; empty when the child reported nothing */
 } probe_finished;
 
-/* What a finished child wrote to `fd` (it has gone: read to the end), NUL-terminated in `message`. */
-static void read_report(int fd, char message[probe_message_bytes]) {
-    size_t used = 0;
-    while (fd >= 0 && used < probe_message_bytes - 1) {
-        ssize_t n = read(fd, message + used, probe_message_bytes - 1 - used);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        used += (size_t)n;
-    }
-    message[used] = 0;
+/* Memory a probe child copies its refusal into and its parent reads once it has gone: shared by
+   the fork, with no descriptor that either side could leave open. NULL when none can be had. */
+static char *report_page(void) {
+    void *page = mmap(NULL, probe_message_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return page == MAP_FAILED ? NULL : page;
+}
+
+/* What a finished child left in `report` (NULL: nothing), NUL-terminated in `message`. */
+static void take_report(const char *report, char message[probe_message_bytes]) {
+    message[0] = 0;
+    if (!report) return;
+    memcpy(message, report, probe_message_bytes);
+    message[probe_message_bytes - 1] = 0;
 }
 
 static void serve_probes(int socket, pid_t client) {
@@ -1096,31 +1102,25 @@ static void serve_probes(int socket, pid_t client) {
     if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0) {
         for (int fd = 4; fd < 65536; fd++) close(fd);
     }
+    char *report = report_page();
     for (;;) {
         char path[PATH_MAX + 1];
         ssize_t n = recv(socket, path, sizeof path - 1, 0);
         if (n <= 0) leave_child(0);
         path[n] = 0;
-        int report[2] = {-1, -1};
-        if (pipe2(report, O_CLOEXEC) != 0) report[0] = report[1] = -1;
+        if (report) memset(report, 0, probe_message_bytes);
         pid_t child = fork();
         if (child == 0) {
             close(socket);
-            if (report[0] >= 0) close(report[0]);
             prctl(PR_SET_PDEATHSIG, SIGKILL);
-            probe_and_leave(path, report[1]);
+            probe_and_leave(path, report);
         }
-        if (report[1] >= 0) close(report[1]);
         probe_started started = {child, 0};
         if (send(socket, &started, sizeof started, MSG_NOSIGNAL) != (ssize_t)sizeof started) leave_child(0);
-        if (child < 0) {
-            if (report[0] >= 0) close(report[0]);
-            continue;
-        }
+        if (child < 0) continue;
         probe_finished finished = {child, 0, {0}};
         while (waitpid(child, &finished.status, 0) < 0 && errno == EINTR) {}
-        read_report(report[0], finished.message);
-        if (report[0] >= 0) close(report[0]);
+        take_report(report, finished.message);
         if (send(socket, &finished, sizeof finished, MSG_NOSIGNAL) != (ssize_t)sizeof finished) leave_child(0);
     }
 }
@@ -1224,31 +1224,35 @@ int chdf5_probe_file(const char *path, char *error, size_t cap) {
     char report[probe_message_bytes] = {0};
     int outcome = probe_through_server(path, timeout_ms, &status, report);
     if (outcome == -1) {
-        /* The child holds the write end of a pipe and writes only its refusal: the parent's poll
-           returns when the child has gone (end of file), however it went, without polling on a
-           clock. */
+        /* The child holds the write end of a pipe and writes nothing: the parent's poll returns
+           when the child has gone (end of file), however it went, without polling on a clock. */
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) != 0) return 0; /* no pipe to spare: the readers go on unguarded */
+        char *shared = report_page();
         pid_t pid = fork();
         if (pid < 0) { /* no child to spare: the readers go on unguarded */
             close(fds[0]);
             close(fds[1]);
+            if (shared) munmap(shared, probe_message_bytes);
             return 0;
         }
         if (pid == 0) {
             become_disposable();
             close(fds[0]);
-            probe_and_leave(path, fds[1]);
+            probe_and_leave(path, shared);
         }
         close(fds[1]);
         int timed_out = 0;
-        size_t got = read_from_child(fds[0], report, sizeof report - 1, timeout_ms, &timed_out);
-        report[got < sizeof report ? got : sizeof report - 1] = 0;
+        char ignored[64];
+        /* The child writes nothing: anything read means it is not the child it should be. */
+        size_t unexpected = read_from_child(fds[0], ignored, sizeof ignored, timeout_ms, &timed_out);
         close(fds[0]);
-        if (timed_out) kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0) {
-            if (errno != EINTR) return 0;
-        }
+        if (timed_out || unexpected) kill(pid, SIGKILL);
+        int waited = 0;
+        while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {}
+        take_report(shared, report);
+        if (shared) munmap(shared, probe_message_bytes);
+        if (waited < 0) return 0;
         outcome = timed_out ? -2 : 0;
     }
     if (outcome == -2) {
