@@ -37,27 +37,26 @@ public enum FrameThumbnail {
                     level.withUnsafeMutableBufferPointer { levelOut in
                         colour.withUnsafeMutableBufferPointer { colourOut in
                             Parallel.forEachChunk(h) { _, rows in
-                                // One block at a time, its tallies in registers; a band of `factor`
-                                // frame rows stays in cache while its blocks are taken left to right.
+                                // The band of `factor` frame rows under a thumbnail row is read row by
+                                // row, each row straight through into the tallies of its blocks (three
+                                // streams for the prefetcher, not three per frame row of the band).
+                                var tallies = [BlockTally](repeating: BlockTally(), count: w)
                                 for ty in rows {
-                                    let yRange = ty * factor ..< min(height, (ty + 1) * factor)
-                                    for tx in 0 ..< w {
-                                        let xRange = tx * factor ..< min(width, (tx + 1) * factor)
-                                        var sum = 0.0
-                                        var finite = 0, sharedCount = 0, invalidCount = 0, spotCount = 0
-                                        for y in yRange {
-                                            for i in y * width + xRange.lowerBound ..< y * width + xRange.upperBound {
-                                                if hasSpots && spotMask[i] != 0 { spotCount += 1; continue }
-                                                if hasShared && sharedMask[i] != 0 { sharedCount += 1; continue }
-                                                let v = pixels[i]
-                                                if v.isFinite {
-                                                    sum += Double(max(v, 0))
-                                                    finite += 1
-                                                } else {
-                                                    invalidCount += 1
-                                                }
-                                            }
+                                    for tx in 0 ..< w { tallies[tx] = BlockTally() }
+                                    for y in ty * factor ..< min(height, (ty + 1) * factor) {
+                                        for tx in 0 ..< w {
+                                            let start = y * width + tx * factor
+                                            tallies[tx].add(
+                                                start ..< y * width + min(width, (tx + 1) * factor),
+                                                pixels: pixels, spots: hasSpots ? spotMask : nil,
+                                                shared: hasShared ? sharedMask : nil)
                                         }
+                                    }
+                                    for tx in 0 ..< w {
+                                        let tally = tallies[tx]
+                                        let sum = tally.sum, finite = tally.finite
+                                        let sharedCount = tally.shared, invalidCount = tally.invalid
+                                        let spotCount = tally.spots
                                         let t = ty * w + tx
                                         levelOut[t] = log1p(finite > 0 ? sum / Double(finite) : 0)
                                         if spotCount > 0 {
@@ -82,5 +81,68 @@ public enum FrameThumbnail {
             mask != 0 ? mask : UInt8(max(0, min(251, 251 * (value - lo) / max(hi - lo, 1e-9))))
         }
         return PNG.indexed(indices, palette: palette, width: w, height: h)
+    }
+
+    /// What one thumbnail block holds: the pixels under a spot, under the shared masks, invalid,
+    /// and the sum of the others (negative values as 0). Counts per lane of eight pixels at a time,
+    /// so that the sum is not one chain of dependent additions; raw frames hold integer counts,
+    /// whose sum in `Double` is exact in any order.
+    struct BlockTally {
+        private var lanes = SIMD8<Double>()
+        private var finiteLanes = SIMD8<Int32>(), sharedLanes = SIMD8<Int32>()
+        private var invalidLanes = SIMD8<Int32>(), spotLanes = SIMD8<Int32>()
+        private var tailSum = 0.0
+        private var tailFinite = 0, tailShared = 0, tailInvalid = 0, tailSpots = 0
+
+        var sum: Double { lanes.sum() + tailSum }
+        var finite: Int { Int(finiteLanes.wrappedSum()) + tailFinite }
+        var shared: Int { Int(sharedLanes.wrappedSum()) + tailShared }
+        var invalid: Int { Int(invalidLanes.wrappedSum()) + tailInvalid }
+        var spots: Int { Int(spotLanes.wrappedSum()) + tailSpots }
+
+        /// Adds the pixels at `indices` (one row's stretch of the block); a pixel under a spot
+        /// counts only as a spot, one under the shared masks only as shared.
+        @inline(__always)
+        mutating func add(
+            _ indices: Range<Int>, pixels: UnsafeBufferPointer<Float>, spots: UnsafeBufferPointer<UInt8>?,
+            shared: UnsafeBufferPointer<UInt8>?
+        ) {
+            var i = indices.lowerBound
+            let one = SIMD8<Int32>(repeating: 1), zero = SIMD8<Int32>()
+            while i + 8 <= indices.upperBound {
+                let v = UnsafeRawPointer(pixels.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                var spot = SIMDMask<SIMD8<Int32>>(repeating: false)
+                if let spots {
+                    let bytes = UnsafeRawPointer(spots.baseAddress! + i).loadUnaligned(as: SIMD8<UInt8>.self)
+                    spot = SIMD8<Int32>(truncatingIfNeeded: bytes) .!= zero
+                }
+                var sharedHit = SIMDMask<SIMD8<Int32>>(repeating: false)
+                if let shared {
+                    let bytes = UnsafeRawPointer(shared.baseAddress! + i).loadUnaligned(as: SIMD8<UInt8>.self)
+                    sharedHit = .!spot .& (SIMD8<Int32>(truncatingIfNeeded: bytes) .!= zero)
+                }
+                let rest = .!spot .& .!sharedHit
+                let isFinite = rest .& ((v - v) .== SIMD8<Float>())  // inf - inf and NaN - NaN are NaN
+                spotLanes &+= zero.replacing(with: one, where: spot)
+                sharedLanes &+= zero.replacing(with: one, where: sharedHit)
+                finiteLanes &+= zero.replacing(with: one, where: isFinite)
+                invalidLanes &+= zero.replacing(with: one, where: rest .& .!isFinite)
+                let counted = v.replacing(with: 0, where: .!isFinite .| (v .< SIMD8<Float>()))
+                lanes += SIMD8<Double>(counted)
+                i += 8
+            }
+            while i < indices.upperBound {
+                defer { i += 1 }
+                if let spots, spots[i] != 0 { tailSpots += 1; continue }
+                if let shared, shared[i] != 0 { tailShared += 1; continue }
+                let v = pixels[i]
+                if v.isFinite {
+                    tailSum += Double(max(v, 0))
+                    tailFinite += 1
+                } else {
+                    tailInvalid += 1
+                }
+            }
+        }
     }
 }
