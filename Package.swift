@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CTIFF", dependencies: ["SystemLibTIFF"]),
         .target(name: "CHDF5", dependencies: ["SystemLibHDF5"]),
 
+        // glibc's mallopt(3), for the executable's allocator policy.
+        .systemLibrary(name: "CMalloc"),
         .target(name: "CSHA256"),
         .target(name: "BeamlineSupport", dependencies: ["CSHA256"]),
         .target(name: "BeamlineNumerics"),
@@ -51,7 +53,7 @@ let package = Package(
             name: "beamline",
             dependencies: [
                 "DetectorImage", "BeamlineSupport", "BeamlineNumerics", "Integration", "PatternIO", "Pressure",
-                "StructureFactor", "Calibration", "Analysis", "Simulation", "Reduction", "Report",
+                "StructureFactor", "Calibration", "Analysis", "Simulation", "Reduction", "Report", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,4 +14,9 @@ struct Beamline: ParsableCommand {
         version: version,
         subcommands: [InfoCommand.self, ConvertCommand.self, IntegrateCommand.self, PrepareCommand.self, PressureCommand.self, SQCommand.self, CalibrantCommand.self, MaskCommand.self, CalibrateCommand.self, PeaksCommand.self, SeriesCommand.self, SimulateCommand.self, InitCommand.self, PlanCommand.self, ReportCommand.self, ResultsCommand.self]
     )
+
+    static func main() {
+        AllocatorPolicy.keepLargeBuffersOnTheHeap()
+        main(nil)
+    }
 }
