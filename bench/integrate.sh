@@ -15,8 +15,8 @@ OUT=bench/out
 mkdir -p "$OUT"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install -q pyFAI fabio numpy tifffile h5py
-swift build -c release --product beamline >/dev/null
-swift build -c release --product beamline-bench >/dev/null
+swift build -c release --static-swift-stdlib --product beamline >/dev/null
+swift build -c release --static-swift-stdlib --product beamline-bench >/dev/null
 
 "$VENV/bin/python" - "$OUT" <<'PY'
 import os, subprocess, sys, time

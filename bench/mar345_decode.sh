@@ -14,8 +14,8 @@ OUT=bench/out
 mkdir -p "$OUT"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install -q fabio numpy tifffile
-swift build -c release --product beamline >/dev/null
-swift build -c release --product beamline-bench >/dev/null
+swift build -c release --static-swift-stdlib --product beamline >/dev/null
+swift build -c release --static-swift-stdlib --product beamline-bench >/dev/null
 
 REAL=../shared/data/real/mar345
 "$VENV/bin/python" - "$OUT" "$REAL" <<'PY'

@@ -23,7 +23,7 @@ RUN=$OUT/run3450
 mkdir -p "$OUT"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install -q pyFAI fabio numpy
-swift build -c release --product beamline >/dev/null
+swift build -c release --static-swift-stdlib --product beamline >/dev/null
 BEAMLINE=$ROOT/.build/release/beamline
 
 if [ ! -f "$RUN/data/run.conf" ]; then
