@@ -153,6 +153,10 @@ typedef struct {
     /* The filters that can change a chunk's size (all but shuffle), as a filter mask: a chunk
        that skips them all is stored at exactly its shape's size. */
     unsigned resizing;
+    /* The resizing filters that are deflate, and whether every resizing filter is deflate or the
+       Fletcher-32 checksum (4 bytes): then how far a chunk can expand is known (below). */
+    unsigned deflating;
+    int expansion_bounded;
     double chunk_bytes;    /* a chunk's shape in bytes (chunked only) */
 } storage_layout;
 
@@ -163,11 +167,15 @@ static int read_storage_layout(hid_t dset, storage_layout *out, char *error, siz
     out->layout = H5Pget_layout(dcpl);
     out->chunk_rank = out->layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, out->chunk) : 0;
     out->filters = H5Pget_nfilters(dcpl);
+    out->expansion_bounded = out->filters <= 32;
     for (int i = 0; i < out->filters && i < 32; i++) {
         unsigned flags = 0;
         size_t values = 0;
-        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &values, NULL, 0, NULL, NULL) != H5Z_FILTER_SHUFFLE) {
-            out->resizing |= 1u << i;
+        H5Z_filter_t filter = H5Pget_filter2(dcpl, (unsigned)i, &flags, &values, NULL, 0, NULL, NULL);
+        if (filter != H5Z_FILTER_SHUFFLE) out->resizing |= 1u << i;
+        if (filter == H5Z_FILTER_DEFLATE) out->deflating |= 1u << i;
+        if (filter != H5Z_FILTER_SHUFFLE && filter != H5Z_FILTER_DEFLATE && filter != H5Z_FILTER_FLETCHER32) {
+            out->expansion_bounded = 0;
         }
     }
     H5Pclose(dcpl);
@@ -545,6 +553,19 @@ static int hyperslab_written(hid_t dset, int rank, const hsize_t *s, const hsize
         if ((resizing & ~skipped) == 0 && (double)bytes != chunk_bytes) {
             snprintf(error, cap, "a chunk stored without compression takes %llu bytes, not the %.0f of its shape: "
                      "a damaged file", (unsigned long long)bytes, chunk_bytes);
+            return -1;
+        }
+
+        /* Deflate expands its input at most 1032-fold (RFC 1951: a 258-byte match in as little as
+           two bits), so a deflated chunk of `bytes` cannot hold more than about 1032 x `bytes`.
+           libhdf5 1.10 does not compare what the pipeline returns with the chunk's shape: a chunk
+           of 1 x 32 x 262144 floats (32 MB, legal while the extent may grow to it) stored in 1762
+           deflated bytes that inflate to 4096 was copied out as 32 MB (libFuzzer: H5VM_memcpyvv
+           past the buffer, a crash of the plain build too). */
+        if (storage.expansion_bounded && (storage.deflating & ~skipped) != 0 &&
+            chunk_bytes > 1032.0 * (double)bytes + 1024.0) {
+            snprintf(error, cap, "a deflated chunk of %llu bytes cannot hold the %.0f bytes of its shape "
+                     "(deflate expands at most 1032-fold): a damaged file", (unsigned long long)bytes, chunk_bytes);
             return -1;
         }
 

@@ -140,7 +140,9 @@ struct MaskTests {
             var mask = Mask(width: width, height: height)
             for i in 0 ..< width * height {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
-                if state >> 58 == 0 || i == 0 || i == width * height - 1 { mask.values[i] = UInt8(1 + (state >> 56) % 3) }
+                if state >> 58 == 0 || i == 0 || i == width * height - 1 {
+                    mask.values[i] = UInt8(1 + (state >> 56) % 3)
+                }
             }
             let grown = MaskBuilder.grow(mask, by: radius)
             var mismatches = 0
@@ -150,7 +152,8 @@ struct MaskTests {
                     for dy in -radius ... radius {
                         for dx in -radius ... radius where dx * dx + dy * dy <= radius * radius {
                             let nx = x + dx, ny = y + dy
-                            if nx >= 0, ny >= 0, nx < width, ny < height, mask.values[ny * width + nx] != 0 { near = true }
+                            let inside = nx >= 0 && ny >= 0 && nx < width && ny < height
+                            if inside && mask.values[ny * width + nx] != 0 { near = true }
                         }
                     }
                     if (grown.values[y * width + x] != 0) != near { mismatches += 1 }

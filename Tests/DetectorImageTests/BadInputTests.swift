@@ -67,6 +67,11 @@ struct BadInputTests {
                     containing: ["chunk layout stores elements of 32 bytes, its datatype 4", "damaged"])
         expectError(TestFiles.fixture("fuzz/hdf5-chunk-beyond-fixed-extent.h5"),
                     containing: ["chunks of 262144 along dimension 2, which cannot exceed 32", "damaged"])
+        // The same chunks with the extent free to grow to 2097152 (legal), stored in 1762 deflated
+        // bytes that inflate to 4096: libhdf5 1.10 copied the 32 MB chunk out of them (SIGSEGV in
+        // H5VM_memcpyvv, the plain build too). Deflate expands at most 1032-fold.
+        expectError(TestFiles.fixture("fuzz/hdf5-deflated-chunk-too-small.h5"),
+                    containing: ["a deflated chunk of 1762 bytes cannot hold the 33554432 bytes", "damaged"])
         // An object header claiming 4 GB: libhdf5 allocated it to open the object, listing the file
         // (the open then failed, and the listing passed over the object). The probe child, its
         // address space capped, refuses a file with a hard link to an object it cannot open.
