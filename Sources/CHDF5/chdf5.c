@@ -1157,6 +1157,11 @@ static void stop_probe_server(void) {
 }
 
 static int start_probe_server(void) {
+    /* The server would inherit libhdf5's table of open files without their descriptors (it closes
+       them), and libhdf5 gives a second open of a file already open the inherited entry: its
+       children then fail to read a sound file. So no server while anything is open here; the
+       probe's child is forked from this process instead, whose descriptors it keeps. */
+    if (H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) return -1;
     int ends[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) return -1;
     pid_t client = getpid();
