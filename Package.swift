@@ -32,12 +32,14 @@ let package = Package(
 
         // glibc's mallopt(3), for the executable's allocator policy.
         .systemLibrary(name: "CMalloc"),
+        // Vector square roots for the geometry maps (header only).
+        .systemLibrary(name: "CVectorMath"),
         .target(name: "CSHA256"),
         .target(name: "BeamlineSupport", dependencies: ["CSHA256"]),
         .target(name: "BeamlineNumerics"),
         .target(name: "DetectorImage", dependencies: ["CTIFF", "CHDF5", "BeamlineSupport"]),
         .target(name: "PatternIO", dependencies: ["BeamlineSupport"]),
-        .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport"]),
+        .target(name: "Integration", dependencies: ["DetectorImage", "PatternIO", "BeamlineSupport", "CVectorMath"]),
         .target(name: "Pressure", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "StructureFactor", dependencies: ["PatternIO", "BeamlineNumerics", "BeamlineSupport"]),
         .target(name: "Simulation", dependencies: ["Calibration", "StructureFactor", "Pressure", "Integration", "DetectorImage", "BeamlineNumerics", "BeamlineSupport"]),

@@ -1,4 +1,5 @@
 import BeamlineSupport
+import CVectorMath
 import Foundation
 
 /// Per-pixel values of one geometry, computed once and reused for every frame.
@@ -50,36 +51,17 @@ public struct GeometryMaps: Sendable {
         var solid = wantSolidAngle ? [Float](uninitializedForWriting: n) : nil
         var polar = factor != nil ? [Float](uninitializedForWriting: n) : nil
 
+        let rows = RowMaps(unit: unit, wavelength: wavelength, matrix: m, distance: distance,
+                           polarizationFactor: factor, c2o: c2o, s2o: s2o)
         radial.withUnsafeMutableBufferPointer { radialOut in
             let chiOut = chi?.withUnsafeMutableBufferPointer { $0 }
             let solidOut = solid?.withUnsafeMutableBufferPointer { $0 }
             let polarOut = polar?.withUnsafeMutableBufferPointer { $0 }
-            Parallel.forEachChunk(h) { _, rows in
-                for i in rows {
-                    let p1 = rowCentre[i]
-                    let a1 = m[0] * p1 + m[2] * distance, a2 = m[3] * p1 + m[5] * distance, a3 = m[6] * p1 + m[8] * distance
-                    for j in 0 ..< w {
-                        let p2 = colCentre[j]
-                        let t1 = a1 + m[1] * p2, t2 = a2 + m[4] * p2, t3 = a3 + m[7] * p2
-                        let index = i * w + j
-                        radialOut[index] = Self.radialValue(unit, t1, t2, t3, wavelength)
-                        if let chiOut { chiOut[index] = Float(atan2(t1, t2) * (180 / .pi)) }
-                        if let solidOut {
-                            let c = distance / (distance * distance + p1 * p1 + p2 * p2).squareRoot()
-                            solidOut[index] = Float(c * c * c)
-                        }
-                        if let polarOut, let factor {
-                            let rho2 = t1 * t1 + t2 * t2
-                            let norm2 = rho2 + t3 * t3
-                            let cos2tth = t3 * t3 / norm2
-                            var cos2chi = 1.0, sin2chi = 0.0
-                            if rho2 > 0 {
-                                cos2chi = (t2 * t2 - t1 * t1) / rho2
-                                sin2chi = 2 * t1 * t2 / rho2
-                            }
-                            let cosShifted = cos2chi * c2o - sin2chi * s2o
-                            polarOut[index] = Float(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)))
-                        }
+            colCentre.withUnsafeBufferPointer { columns in
+                Parallel.forEachChunk(h) { _, chunk in
+                    for i in chunk {
+                        rows.centres(row: i, p1: rowCentre[i], columns: columns, radial: radialOut, chi: chiOut,
+                                     solid: solidOut, polarization: polarOut)
                     }
                 }
             }
@@ -98,15 +80,11 @@ public struct GeometryMaps: Sendable {
             var cornerChi = [Float](uninitializedForWriting: wantCornerChi ? ch * cw : 0)
             cornerRadial.withUnsafeMutableBufferPointer { rOut in
                 cornerChi.withUnsafeMutableBufferPointer { cOut in
-                    Parallel.forEachChunk(ch) { _, rows in
-                        for i in rows {
-                            let p1 = rowCorner[i]
-                            let a1 = m[0] * p1 + m[2] * distance, a2 = m[3] * p1 + m[5] * distance, a3 = m[6] * p1 + m[8] * distance
-                            for j in 0 ..< cw {
-                                let p2 = colCorner[j]
-                                let t1 = a1 + m[1] * p2, t2 = a2 + m[4] * p2, t3 = a3 + m[7] * p2
-                                rOut[i * cw + j] = Float(Self.radialValue(unit, t1, t2, t3, wavelength))
-                                if wantCornerChi { cOut[i * cw + j] = Float(atan2(t1, t2) * (180 / .pi)) }
+                    colCorner.withUnsafeBufferPointer { columns in
+                        Parallel.forEachChunk(ch) { _, chunk in
+                            for i in chunk {
+                                rows.corners(row: i, p1: rowCorner[i], columns: columns, radial: rOut,
+                                             chi: wantCornerChi ? cOut : nil)
                             }
                         }
                     }
@@ -131,6 +109,144 @@ public struct GeometryMaps: Sendable {
         case .twoThetaDegrees: return atan2(rho, t3) * (180 / .pi)
         case .twoThetaRadians: return atan2(rho, t3)
         case .radiusMillimetres: return rho * 1e3
+        }
+    }
+}
+
+/// One row of `GeometryMaps`: the per-pixel formulas above, four pixels at a time where the radial
+/// unit has no arctangent (q and r; 2θ goes pixel by pixel). The lanes do the scalar code's IEEE
+/// operations in its order (no fused multiply-add), so the values are the same bit for bit; the
+/// square roots and quotients, most of the cost, go two or four to an instruction.
+struct RowMaps {
+    let unit: RadialUnit
+    let wavelength: Double
+    let m: [Double]
+    let distance: Double
+    let polarizationFactor: Double?
+    let c2o: Double, s2o: Double
+    /// q's 4π/λ (40π/λ in nm⁻¹) as `radialValue` forms it.
+    let qFactor: Double
+
+    init(unit: RadialUnit, wavelength: Double, matrix: [Double], distance: Double, polarizationFactor: Double?,
+         c2o: Double, s2o: Double) {
+        self.unit = unit
+        self.wavelength = wavelength
+        m = matrix
+        self.distance = distance
+        self.polarizationFactor = polarizationFactor
+        self.c2o = c2o
+        self.s2o = s2o
+        qFactor = (unit == .qInverseAngstrom ? 4 : 40) * .pi / wavelength
+    }
+
+    typealias Lanes = SIMD4<Double>
+
+    var vectorised: Bool { unit != .twoThetaDegrees && unit != .twoThetaRadians }
+
+    @inline(__always)
+    func radial(_ t1: Lanes, _ t2: Lanes, _ t3: Lanes) -> Lanes {
+        let rho = cvm_sqrt4(t1 * t1 + t2 * t2)
+        if unit == .radiusMillimetres { return rho * 1e3 }
+        let norm = cvm_sqrt4(rho * rho + t3 * t3)
+        let sinTheta = (rho / cvm_sqrt4(2 * norm * (norm + t3))).replacing(with: 0, where: rho .== 0)
+        return qFactor * sinTheta
+    }
+
+    @inline(__always)
+    static func load(_ columns: UnsafeBufferPointer<Double>, _ j: Int) -> Lanes {
+        UnsafeRawPointer(columns.baseAddress! + j).loadUnaligned(as: Lanes.self)
+    }
+
+    @inline(__always)
+    static func store(_ values: Lanes, _ out: UnsafeMutableBufferPointer<Float>, _ index: Int) {
+        UnsafeMutableRawPointer(out.baseAddress! + index).storeBytes(of: SIMD4<Float>(values), as: SIMD4<Float>.self)
+    }
+
+    /// Radial value, χ, solid angle and polarization of the pixel centres of row `row`.
+    func centres(row i: Int, p1: Double, columns: UnsafeBufferPointer<Double>,
+                 radial radialOut: UnsafeMutableBufferPointer<Double>, chi chiOut: UnsafeMutableBufferPointer<Float>?,
+                 solid solidOut: UnsafeMutableBufferPointer<Float>?,
+                 polarization polarOut: UnsafeMutableBufferPointer<Float>?) {
+        let w = columns.count
+        let a1 = m[0] * p1 + m[2] * distance, a2 = m[3] * p1 + m[5] * distance, a3 = m[6] * p1 + m[8] * distance
+        let (m1, m4, m7) = (m[1], m[4], m[7])
+        let solidBase = distance * distance + p1 * p1
+        var j = 0
+        if vectorised {
+            while j + 4 <= w {
+                let p2 = Self.load(columns, j)
+                let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
+                let index = i * w + j
+                UnsafeMutableRawPointer(radialOut.baseAddress! + index)
+                    .storeBytes(of: radial(t1, t2, t3), as: Lanes.self)
+                if let chiOut {
+                    for k in 0 ..< 4 { chiOut[index + k] = Float(atan2(t1[k], t2[k]) * (180 / .pi)) }
+                }
+                if let solidOut {
+                    let c = distance / cvm_sqrt4(solidBase + p2 * p2)
+                    Self.store(c * c * c, solidOut, index)
+                }
+                if let polarOut, let factor = polarizationFactor {
+                    let rho2 = t1 * t1 + t2 * t2
+                    let norm2 = rho2 + t3 * t3
+                    let cos2tth = t3 * t3 / norm2
+                    let round = rho2 .> 0
+                    let cos2chi = ((t2 * t2 - t1 * t1) / rho2).replacing(with: 1, where: .!round)
+                    let sin2chi = (2 * t1 * t2 / rho2).replacing(with: 0, where: .!round)
+                    let cosShifted = cos2chi * c2o - sin2chi * s2o
+                    Self.store(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)), polarOut, index)
+                }
+                j += 4
+            }
+        }
+        for j in j ..< w {
+            let p2 = columns[j]
+            let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
+            let index = i * w + j
+            radialOut[index] = GeometryMaps.radialValue(unit, t1, t2, t3, wavelength)
+            if let chiOut { chiOut[index] = Float(atan2(t1, t2) * (180 / .pi)) }
+            if let solidOut {
+                let c = distance / (distance * distance + p1 * p1 + p2 * p2).squareRoot()
+                solidOut[index] = Float(c * c * c)
+            }
+            if let polarOut, let factor = polarizationFactor {
+                let rho2 = t1 * t1 + t2 * t2
+                let norm2 = rho2 + t3 * t3
+                let cos2tth = t3 * t3 / norm2
+                var cos2chi = 1.0, sin2chi = 0.0
+                if rho2 > 0 {
+                    cos2chi = (t2 * t2 - t1 * t1) / rho2
+                    sin2chi = 2 * t1 * t2 / rho2
+                }
+                let cosShifted = cos2chi * c2o - sin2chi * s2o
+                polarOut[index] = Float(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)))
+            }
+        }
+    }
+
+    /// Radial value (and χ, when asked for) at the corners of row `row` of the corner grid.
+    func corners(row i: Int, p1: Double, columns: UnsafeBufferPointer<Double>,
+                 radial rOut: UnsafeMutableBufferPointer<Float>, chi cOut: UnsafeMutableBufferPointer<Float>?) {
+        let cw = columns.count
+        let a1 = m[0] * p1 + m[2] * distance, a2 = m[3] * p1 + m[5] * distance, a3 = m[6] * p1 + m[8] * distance
+        let (m1, m4, m7) = (m[1], m[4], m[7])
+        var j = 0
+        if vectorised {
+            while j + 4 <= cw {
+                let p2 = Self.load(columns, j)
+                let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
+                Self.store(radial(t1, t2, t3), rOut, i * cw + j)
+                if let cOut {
+                    for k in 0 ..< 4 { cOut[i * cw + j + k] = Float(atan2(t1[k], t2[k]) * (180 / .pi)) }
+                }
+                j += 4
+            }
+        }
+        for j in j ..< cw {
+            let p2 = columns[j]
+            let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
+            rOut[i * cw + j] = Float(GeometryMaps.radialValue(unit, t1, t2, t3, wavelength))
+            if let cOut { cOut[i * cw + j] = Float(atan2(t1, t2) * (180 / .pi)) }
         }
     }
 }

@@ -136,3 +136,46 @@ struct EngineBehaviourTests {
 }
 
 typealias SeededGenerator = SplitMix
+
+/// The geometry maps go four pixels at a time where they can and pixel by pixel at the end of a row:
+/// both must give the same bits, the beam's own pixel (ρ = 0) included.
+struct GeometryMapLanesTests {
+    /// The last columns of a 13-, 14- or 15-wide map come from the pixel-by-pixel tail, of a 16-wide
+    /// map from lanes.
+    @Test(arguments: [RadialUnit.qInverseAngstrom, .qInverseNanometre, .radiusMillimetres, .twoThetaDegrees])
+    func lanesAndTailAgree(unit: RadialUnit) throws {
+        let rows = 60
+        for (poni2Pixels, rot1) in [(12.5, 0.0), (6.5, 0.0), (4.25, 0.03)] {
+            func maps(width: Int) throws -> GeometryMaps {
+                let geometry = DetectorGeometry(distance: 0.002, poni1: 2.5 * 100e-6, poni2: poni2Pixels * 100e-6,
+                                                rot1: rot1, rot2: rot1 / 2, pixel1: 100e-6, pixel2: 100e-6,
+                                                height: rows, width: width, wavelength: 0.3e-10)
+                return try GeometryMaps(geometry: geometry, unit: unit, chi: true, solidAngle: true,
+                                        polarizationFactor: 0.97, polarizationAxisOffset: 0.2, corners: true)
+            }
+            let wide = try maps(width: 16)
+            for width in 13 ... 15 {
+                let narrow = try maps(width: width)
+                for row in 0 ..< rows {
+                    for column in 0 ..< width {
+                        let (n, w) = (row * width + column, row * 16 + column)
+                        #expect(narrow.radial[n].bitPattern == wide.radial[w].bitPattern, "\(unit) \(row) \(column)")
+                        #expect(narrow.chi![n].bitPattern == wide.chi![w].bitPattern)
+                        #expect(narrow.solidAngle![n].bitPattern == wide.solidAngle![w].bitPattern)
+                        #expect(narrow.polarization![n].bitPattern == wide.polarization![w].bitPattern)
+                        #expect(narrow.polarization![n].isFinite && narrow.radial[n].isFinite)
+                    }
+                    for column in 0 ... width {
+                        let (n, w) = (row * (width + 1) + column, row * 17 + column)
+                        #expect(narrow.cornerRadial![n].bitPattern == wide.cornerRadial![w].bitPattern)
+                        #expect(narrow.cornerChi![n].bitPattern == wide.cornerChi![w].bitPattern)
+                    }
+                }
+                if rot1 == 0 {
+                    // The pixel whose centre is the PONI, on the beam.
+                    #expect(narrow.radial[2 * width + Int(poni2Pixels)] == 0)
+                }
+            }
+        }
+    }
+}
