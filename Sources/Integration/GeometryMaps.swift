@@ -22,13 +22,17 @@ public struct GeometryMaps: Sendable {
     public let solidAngle: [Float]?
     /// Polarization correction P of each pixel (intensities are divided by it).
     public let polarization: [Float]?
+    /// With `combined`, instead of the two above: their product per pixel (1 × solid angle × P,
+    /// each factor only when asked for, in Float as an engine forms it), or nil when neither was
+    /// asked for. Written once, for the engine to finish in place as its per-pixel normalization.
+    public let correction: EngineArray<Float>?
     /// Radial coordinate and χ (degrees) at the (height + 1) × (width + 1) pixel corners.
     public let cornerRadial: [Float]?
     public let cornerChi: [Float]?
 
     public init(geometry g: DetectorGeometry, unit: RadialUnit, chi wantChi: Bool, solidAngle wantSolidAngle: Bool,
                 polarizationFactor: Double?, polarizationAxisOffset: Double = 0, corners: Bool,
-                cornerChi wantCornerChi: Bool = true) throws {
+                cornerChi wantCornerChi: Bool = true, combined: Bool = false) throws {
         try g.validate()
         let wavelength = g.wavelengthAngstrom ?? .nan
         if unit.needsWavelength && !(wavelength > 0) {
@@ -48,24 +52,27 @@ public struct GeometryMaps: Sendable {
         // Every element is written below, row by row on every core.
         var radial = [Double](uninitializedForWriting: n)
         var chi = wantChi ? [Float](uninitializedForWriting: n) : nil
-        var solid = wantSolidAngle ? [Float](uninitializedForWriting: n) : nil
-        var polar = factor != nil ? [Float](uninitializedForWriting: n) : nil
+        // Two maps of 4 bytes a pixel (96 MB for a 3450² plate) that an engine only multiplies:
+        // with `combined`, their product alone.
+        var solid = wantSolidAngle && !combined ? [Float](uninitializedForWriting: n) : nil
+        var polar = factor != nil && !combined ? [Float](uninitializedForWriting: n) : nil
+        let product = combined && (wantSolidAngle || factor != nil) ? EngineArray<Float>(count: n, repeating: 0) : nil
 
         let rows = RowMaps(unit: unit, wavelength: wavelength, matrix: m, distance: distance,
-                           polarizationFactor: factor, c2o: c2o, s2o: s2o)
+                           solidAngle: wantSolidAngle, polarizationFactor: factor, c2o: c2o, s2o: s2o)
         radial.withUnsafeMutableBufferPointer { radialOut in
-            let chiOut = chi?.withUnsafeMutableBufferPointer { $0 }
-            let solidOut = solid?.withUnsafeMutableBufferPointer { $0 }
-            let polarOut = polar?.withUnsafeMutableBufferPointer { $0 }
+            let outputs = RowMaps.Outputs(
+                radial: radialOut, chi: chi?.withUnsafeMutableBufferPointer { $0 },
+                solid: solid?.withUnsafeMutableBufferPointer { $0 },
+                polarization: polar?.withUnsafeMutableBufferPointer { $0 },
+                correction: product.map { UnsafeMutableBufferPointer(start: $0.mutableAddress, count: n) })
             colCentre.withUnsafeBufferPointer { columns in
                 Parallel.forEachChunk(h) { _, chunk in
-                    for i in chunk {
-                        rows.centres(row: i, p1: rowCentre[i], columns: columns, radial: radialOut, chi: chiOut,
-                                     solid: solidOut, polarization: polarOut)
-                    }
+                    for i in chunk { rows.centres(row: i, p1: rowCentre[i], columns: columns, outputs) }
                 }
             }
         }
+        correction = product
         self.radial = radial
         self.chi = chi
         self.solidAngle = solid
@@ -122,17 +129,19 @@ struct RowMaps {
     let wavelength: Double
     let m: [Double]
     let distance: Double
+    let solidAngle: Bool
     let polarizationFactor: Double?
     let c2o: Double, s2o: Double
     /// q's 4π/λ (40π/λ in nm⁻¹) as `radialValue` forms it.
     let qFactor: Double
 
-    init(unit: RadialUnit, wavelength: Double, matrix: [Double], distance: Double, polarizationFactor: Double?,
-         c2o: Double, s2o: Double) {
+    init(unit: RadialUnit, wavelength: Double, matrix: [Double], distance: Double, solidAngle: Bool,
+         polarizationFactor: Double?, c2o: Double, s2o: Double) {
         self.unit = unit
         self.wavelength = wavelength
         m = matrix
         self.distance = distance
+        self.solidAngle = solidAngle
         self.polarizationFactor = polarizationFactor
         self.c2o = c2o
         self.s2o = s2o
@@ -157,16 +166,23 @@ struct RowMaps {
         UnsafeRawPointer(columns.baseAddress! + j).loadUnaligned(as: Lanes.self)
     }
 
+
+    /// Where `centres` writes; nil for a map not asked for.
+    struct Outputs {
+        let radial: UnsafeMutableBufferPointer<Double>
+        let chi: UnsafeMutableBufferPointer<Float>?
+        let solid: UnsafeMutableBufferPointer<Float>?
+        let polarization: UnsafeMutableBufferPointer<Float>?
+        let correction: UnsafeMutableBufferPointer<Float>?
+    }
+
     @inline(__always)
-    static func store(_ values: Lanes, _ out: UnsafeMutableBufferPointer<Float>, _ index: Int) {
-        UnsafeMutableRawPointer(out.baseAddress! + index).storeBytes(of: SIMD4<Float>(values), as: SIMD4<Float>.self)
+    static func store(_ values: SIMD4<Float>, _ out: UnsafeMutableBufferPointer<Float>, _ index: Int) {
+        UnsafeMutableRawPointer(out.baseAddress! + index).storeBytes(of: values, as: SIMD4<Float>.self)
     }
 
     /// Radial value, χ, solid angle and polarization of the pixel centres of row `row`.
-    func centres(row i: Int, p1: Double, columns: UnsafeBufferPointer<Double>,
-                 radial radialOut: UnsafeMutableBufferPointer<Double>, chi chiOut: UnsafeMutableBufferPointer<Float>?,
-                 solid solidOut: UnsafeMutableBufferPointer<Float>?,
-                 polarization polarOut: UnsafeMutableBufferPointer<Float>?) {
+    func centres(row i: Int, p1: Double, columns: UnsafeBufferPointer<Double>, _ out: Outputs) {
         let w = columns.count
         let a1 = m[0] * p1 + m[2] * distance, a2 = m[3] * p1 + m[5] * distance, a3 = m[6] * p1 + m[8] * distance
         let (m1, m4, m7) = (m[1], m[4], m[7])
@@ -177,16 +193,19 @@ struct RowMaps {
                 let p2 = Self.load(columns, j)
                 let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
                 let index = i * w + j
-                UnsafeMutableRawPointer(radialOut.baseAddress! + index)
+                UnsafeMutableRawPointer(out.radial.baseAddress! + index)
                     .storeBytes(of: radial(t1, t2, t3), as: Lanes.self)
-                if let chiOut {
+                if let chiOut = out.chi {
                     for k in 0 ..< 4 { chiOut[index + k] = Float(atan2(t1[k], t2[k]) * (180 / .pi)) }
                 }
-                if let solidOut {
+                var correction = SIMD4<Float>(repeating: 1)
+                if solidAngle {
                     let c = distance / cvm_sqrt4(solidBase + p2 * p2)
-                    Self.store(c * c * c, solidOut, index)
+                    let solid = SIMD4<Float>(c * c * c)
+                    if let solidOut = out.solid { Self.store(solid, solidOut, index) }
+                    correction *= solid
                 }
-                if let polarOut, let factor = polarizationFactor {
+                if let factor = polarizationFactor {
                     let rho2 = t1 * t1 + t2 * t2
                     let norm2 = rho2 + t3 * t3
                     let cos2tth = t3 * t3 / norm2
@@ -194,8 +213,11 @@ struct RowMaps {
                     let cos2chi = ((t2 * t2 - t1 * t1) / rho2).replacing(with: 1, where: .!round)
                     let sin2chi = (2 * t1 * t2 / rho2).replacing(with: 0, where: .!round)
                     let cosShifted = cos2chi * c2o - sin2chi * s2o
-                    Self.store(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)), polarOut, index)
+                    let polarization = SIMD4<Float>(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)))
+                    if let polarOut = out.polarization { Self.store(polarization, polarOut, index) }
+                    correction *= polarization
                 }
+                if let correctionOut = out.correction { Self.store(correction, correctionOut, index) }
                 j += 4
             }
         }
@@ -203,13 +225,16 @@ struct RowMaps {
             let p2 = columns[j]
             let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
             let index = i * w + j
-            radialOut[index] = GeometryMaps.radialValue(unit, t1, t2, t3, wavelength)
-            if let chiOut { chiOut[index] = Float(atan2(t1, t2) * (180 / .pi)) }
-            if let solidOut {
+            out.radial[index] = GeometryMaps.radialValue(unit, t1, t2, t3, wavelength)
+            if let chiOut = out.chi { chiOut[index] = Float(atan2(t1, t2) * (180 / .pi)) }
+            var correction: Float = 1
+            if solidAngle {
                 let c = distance / (distance * distance + p1 * p1 + p2 * p2).squareRoot()
-                solidOut[index] = Float(c * c * c)
+                let solid = Float(c * c * c)
+                out.solid?[index] = solid
+                correction *= solid
             }
-            if let polarOut, let factor = polarizationFactor {
+            if let factor = polarizationFactor {
                 let rho2 = t1 * t1 + t2 * t2
                 let norm2 = rho2 + t3 * t3
                 let cos2tth = t3 * t3 / norm2
@@ -219,8 +244,11 @@ struct RowMaps {
                     sin2chi = 2 * t1 * t2 / rho2
                 }
                 let cosShifted = cos2chi * c2o - sin2chi * s2o
-                polarOut[index] = Float(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)))
+                let polarization = Float(0.5 * (1 + cos2tth - factor * cosShifted * (1 - cos2tth)))
+                out.polarization?[index] = polarization
+                correction *= polarization
             }
+            out.correction?[index] = correction
         }
     }
 
@@ -235,7 +263,7 @@ struct RowMaps {
             while j + 4 <= cw {
                 let p2 = Self.load(columns, j)
                 let t1 = a1 + m1 * p2, t2 = a2 + m4 * p2, t3 = a3 + m7 * p2
-                Self.store(radial(t1, t2, t3), rOut, i * cw + j)
+                Self.store(SIMD4<Float>(radial(t1, t2, t3)), rOut, i * cw + j)
                 if let cOut {
                     for k in 0 ..< 4 { cOut[i * cw + j + k] = Float(atan2(t1[k], t2[k]) * (180 / .pi)) }
                 }

@@ -180,20 +180,21 @@ public struct IntegrationEngine: Sendable {
         let maps = try GeometryMaps(geometry: geometry, unit: settings.unit, chi: needChi, solidAngle: settings.solidAngle,
                                     polarizationFactor: settings.polarizationFactor,
                                     polarizationAxisOffset: settings.polarizationAxisOffset,
-                                    corners: settings.method != .none, cornerChi: is2D || settings.method == .full)
+                                    corners: settings.method != .none, cornerChi: is2D || settings.method == .full,
+                                    combined: true)
 
         // Which pixels take part: unmasked, finite geometry, positive flat, inside the azimuth range.
         var valid = [Bool](repeating: true, count: n)
-        // Filled in place: the engine keeps this array as it is.
-        let norm = EngineArray<Float>(count: n, repeating: 0)
+        // The maps' product of solid angle and polarization, finished in place: the engine keeps
+        // this array as it is.
+        let corrected = maps.correction != nil
+        let norm = maps.correction ?? EngineArray<Float>(count: n, repeating: 0)
         let normOut = norm.mutableAddress!
         valid.withUnsafeMutableBufferPointer { validOut in
             Parallel.forEachChunk(n) { _, pixels in
                 for i in pixels {
                     var ok = mask.map { $0.values[i] == 0 } ?? true
-                    var value: Float = 1
-                    if let s = maps.solidAngle { value *= s[i] }
-                    if let p = maps.polarization { value *= p[i] }
+                    var value: Float = corrected ? normOut[i] : 1
                     if let flat {
                         if !(flat[i] > 0) || !flat[i].isFinite { ok = false } else { value *= flat[i] }
                     }

@@ -171,6 +171,19 @@ struct GeometryMapLanesTests {
                         #expect(narrow.cornerChi![n].bitPattern == wide.cornerChi![w].bitPattern)
                     }
                 }
+                // The engine's product of the two, one map instead of two.
+                let combined = try GeometryMaps(geometry: narrow.geometry, unit: unit, chi: false, solidAngle: true,
+                                                polarizationFactor: 0.97, polarizationAxisOffset: 0.2,
+                                                corners: false, combined: true)
+                #expect(combined.solidAngle == nil && combined.polarization == nil)
+                let correction = try #require(combined.correction)
+                for p in 0 ..< rows * width {
+                    var expected: Float = 1
+                    expected *= narrow.solidAngle![p]
+                    expected *= narrow.polarization![p]
+                    #expect(correction[p].bitPattern == expected.bitPattern)
+                    #expect(combined.radial[p].bitPattern == narrow.radial[p].bitPattern)
+                }
                 if rot1 == 0 {
                     // The pixel whose centre is the PONI, on the beam.
                     #expect(narrow.radial[2 * width + Int(poni2Pixels)] == 0)
