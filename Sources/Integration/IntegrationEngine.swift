@@ -400,13 +400,20 @@ public struct IntegrationEngine: Sendable {
 
         var binNorm = [Double](repeating: 0, count: total)
         var binCount = [Double](repeating: 0, count: total)
-        for p in 0 ..< n where counts[p] > 0 {
-            for j in p * slots ..< p * slots + slots {
-                let c = split ? Double(shares[j]) : 1
-                let bin = wide ? Int(bins32[j]) : Int(bins16[j])
-                guard bin != Int(sentinel), c != 0 else { continue }
-                binNorm[bin] += c * Double(norm[p])
-                binCount[bin] += c
+        // One core, pixel by pixel: each bin's sums in pixel order, as they always were.
+        binNorm.withUnsafeMutableBufferPointer { binNorm in
+            binCount.withUnsafeMutableBufferPointer { binCount in
+                counts.withUnsafeBufferPointer { counts in
+                    if wide {
+                        Self.addNorms(bins: bins32.baseAddress!, sentinel: sentinel, shares: shares.baseAddress,
+                                      norm: norm.baseAddress!, counts: counts, slots: slots,
+                                      binNorm: binNorm, binCount: binCount)
+                    } else {
+                        Self.addNorms(bins: bins16.baseAddress!, sentinel: UInt16(sentinel),
+                                      shares: shares.baseAddress, norm: norm.baseAddress!, counts: counts,
+                                      slots: slots, binNorm: binNorm, binCount: binCount)
+                    }
+                }
             }
         }
         for (o, p) in pixelsOut.enumerated() {
@@ -415,6 +422,27 @@ public struct IntegrationEngine: Sendable {
         }
         self.binNorm = binNorm
         self.binCount = binCount
+    }
+
+    /// Adds each slot's share (1 without splitting) and share × pixel normalization to its bin,
+    /// pixel by pixel in order; padding slots (share 0) and the sentinel bin are skipped.
+    @inline(__always)
+    static func addNorms<Bin: FixedWidthInteger>(
+        bins: UnsafePointer<Bin>, sentinel: Bin, shares: UnsafePointer<Float>?, norm: UnsafePointer<Float>,
+        counts: UnsafeBufferPointer<Int32>, slots: Int, binNorm: UnsafeMutableBufferPointer<Double>,
+        binCount: UnsafeMutableBufferPointer<Double>
+    ) {
+        let sums = binNorm.baseAddress!, weights = binCount.baseAddress!
+        for p in 0 ..< counts.count where counts[p] > 0 {
+            let pixelNorm = Double(norm[p])
+            for j in p * slots ..< p * slots + slots {
+                let c = shares.map { Double($0[j]) } ?? 1
+                let bin = bins[j]
+                guard bin != sentinel, c != 0 else { continue }
+                sums[Int(bin)] += c * pixelNorm
+                weights[Int(bin)] += c
+            }
+        }
     }
 
     /// χ moved by whole turns to lie within 180° of `centre`.
