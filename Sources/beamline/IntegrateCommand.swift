@@ -63,11 +63,13 @@ struct IntegrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let sources = try images.map { try DetectorImageFile.open($0, dataset: integration.hdf5.dataset) }
-        // The first frame is read while the engine is built (or mapped).
-        let firstRead = (frame ?? 0) < sources[0].frameCount ? IntegrationJob.FrameRead(sources[0], index: frame ?? 0) : nil
-        let setup = try integration.setup(shapeFrom: sources[0])
-        let prepared = try PreparedIntegration(setup, validity: sources[0].validity, cache: engine, note: printError)
+        let first = try DetectorImageFile.open(images[0], dataset: integration.hdf5.dataset)
+        // The first frame is read, and the other files opened, while the engine is built (or mapped).
+        let firstRead = (frame ?? 0) < first.frameCount ? IntegrationJob.FrameRead(first, index: frame ?? 0) : nil
+        let others = IntegrationJob.SourcesOpening(Array(images.dropFirst()), dataset: integration.hdf5.dataset)
+        let setup = try integration.setup(shapeFrom: first)
+        let prepared = try PreparedIntegration(setup, validity: first.validity, cache: engine, note: printError)
+        let sources = try [first] + others.take()
         var job = IntegrationJob(prepared: prepared, outputDirectory: output, program: "beamline \(Beamline.version)")
         if let cake = perFrame.cake {
             var cakeSettings = setup.settings
