@@ -166,7 +166,6 @@ struct RowMaps {
         UnsafeRawPointer(columns.baseAddress! + j).loadUnaligned(as: Lanes.self)
     }
 
-
     /// Where `centres` writes; nil for a map not asked for.
     struct Outputs {
         let radial: UnsafeMutableBufferPointer<Double>
@@ -229,7 +228,7 @@ struct RowMaps {
             if let chiOut = out.chi { chiOut[index] = Float(atan2(t1, t2) * (180 / .pi)) }
             var correction: Float = 1
             if solidAngle {
-                let c = distance / (distance * distance + p1 * p1 + p2 * p2).squareRoot()
+                let c = distance / (solidBase + p2 * p2).squareRoot()
                 let solid = Float(c * c * c)
                 out.solid?[index] = solid
                 correction *= solid

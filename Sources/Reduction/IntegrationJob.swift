@@ -114,57 +114,31 @@ public struct IntegrationJob {
         return reports
     }
 
-    /// Image files being opened on a background thread, in order (a MAR345 plate is read whole when
-    /// opened: 10 ms for 13 MB), while the engine is built from the first.
-    public final class SourcesOpening: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private var outcome: Result<[any ImageSource], any Error> = .success([])
-
-        public init(_ paths: [String], dataset: String?) {
-            DispatchQueue.global().async { [self] in
-                outcome = Result { try paths.map { try DetectorImageFile.open($0, dataset: dataset) } }
-                done.signal()
-            }
-        }
-
-        /// The opened sources, or the first file's error. Once only.
-        public func take() throws -> [any ImageSource] {
-            done.wait()
-            let taken = outcome
-            outcome = .success([])
-            return try taken.get()
-        }
-    }
-
     /// A frame being read on a background thread.
     public final class FrameRead: @unchecked Sendable {
         let source: any ImageSource
         let index: Int
-        private let done = DispatchSemaphore(value: 0)
-        private var outcome: Result<Frame, any Error>?
-        /// An earlier frame's pixels to decode into (`ImageSource.frame(at:reusing:)`).
-        private var spare: [Float]
+        private let read: BackgroundWork<Frame>
 
+        /// `spare`: an earlier frame's pixels to decode into (`ImageSource.frame(at:reusing:)`).
         public init(_ source: any ImageSource, index: Int, reusing spare: consuming [Float] = []) {
             self.source = source
             self.index = index
-            self.spare = spare
-            DispatchQueue.global().async { [self] in
-                var storage = self.spare
-                self.spare = []
-                outcome = Result { try source.frame(at: index, reusing: &storage) }
-                done.signal()
+            var spare = spare
+            read = BackgroundWork {
+                // Moved out, so that the decoder holds the only reference and writes in place.
+                var storage = spare
+                spare = []
+                return try source.frame(at: index, reusing: &storage)
             }
         }
 
         /// The frame, handed over: the reader keeps no reference to it. Once only.
         func take() throws -> Frame {
-            done.wait()
-            guard let taken = outcome else {
+            guard let frame = try read.take() else {
                 throw BeamlineError(path: source.path, "frame \(index) was taken twice")
             }
-            outcome = nil
-            return try taken.get()
+            return frame
         }
     }
 

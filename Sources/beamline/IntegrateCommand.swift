@@ -66,10 +66,13 @@ struct IntegrateCommand: ParsableCommand {
         let first = try DetectorImageFile.open(images[0], dataset: integration.hdf5.dataset)
         // The first frame is read, and the other files opened, while the engine is built (or mapped).
         let firstRead = (frame ?? 0) < first.frameCount ? IntegrationJob.FrameRead(first, index: frame ?? 0) : nil
-        let others = IntegrationJob.SourcesOpening(Array(images.dropFirst()), dataset: integration.hdf5.dataset)
+        // A MAR345 plate is read whole when opened (10 ms for 13 MB).
+        let others = BackgroundWork { [images, dataset = integration.hdf5.dataset] in
+            try images.dropFirst().map { try DetectorImageFile.open($0, dataset: dataset) }
+        }
         let setup = try integration.setup(shapeFrom: first)
         let prepared = try PreparedIntegration(setup, validity: first.validity, cache: engine, note: printError)
-        let sources = try [first] + others.take()
+        let sources = try [first] + (others.take() ?? [])
         var job = IntegrationJob(prepared: prepared, outputDirectory: output, program: "beamline \(Beamline.version)")
         if let cake = perFrame.cake {
             var cakeSettings = setup.settings
